@@ -1,0 +1,52 @@
+"""One small error tree for every upstream; callers catch by meaning, not by vendor."""
+
+
+class UpstreamError(Exception):
+    """An upstream call that did not end in an unsubscribe we can vouch for."""
+
+    status = "failed"
+    transient = False
+    kind = "upstream"
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.message = message
+        self.code = None if code is None else str(code)
+
+
+class InvalidRequestError(UpstreamError):
+    """The upstream refused the data itself (unknown group, invalid address): fix the input."""
+
+    status = "rejected"
+    kind = "invalid_request"
+
+
+class ConfigurationError(UpstreamError):
+    """The upstream refused our credentials, signature, account or IP: the operator must act."""
+
+    kind = "configuration"
+
+
+class VerificationError(UpstreamError):
+    """The upstream's answer failed its signature check or could not be trusted."""
+
+    kind = "verification"
+
+
+class TransientError(UpstreamError):
+    """Worth retrying later: the upstream is down, slow or busy."""
+
+    transient = True
+    kind = "unavailable"
+
+
+class RateLimitError(TransientError):
+    """The upstream asked us to slow down."""
+
+    kind = "rate_limit"
+
+
+class APIConnectionError(TransientError):
+    """Timeout, refused connection, 5xx or an unreadable answer."""
+
+    kind = "connection"

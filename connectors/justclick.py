@@ -1,0 +1,102 @@
+"""JustClick DeleteSubscribe: PHP-compatible md5 signatures, signed JSON answers."""
+
+import hashlib
+import hmac
+
+from connectors.base import NOT_SUBSCRIBED, UNSUBSCRIBED, Connector, Result
+from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
+                               RateLimitError, UpstreamError, VerificationError)
+from connectors.php import http_build_query
+
+# JustClick's documented answer codes, and what each means for us.
+ERRORS = {
+    1: (ConfigurationError, "JustClick says the request carried no signature"),
+    2: (ConfigurationError, "JustClick says the request carried no parameters"),
+    3: (InvalidRequestError, "JustClick refused the parameters"),
+    4: (ConfigurationError, "JustClick refused our signature: check JUSTCLICK_SECRET"),
+    5: (ConfigurationError, "JustClick does not know this login: check JUSTCLICK_LOGIN"),
+    6: (ConfigurationError, "JustClick denies API access from this server's IP address"),
+    7: (ConfigurationError, "the JustClick account is disabled"),
+    8: (RateLimitError, "JustClick's API limit for this address is exhausted; retry later"),
+    800: (InvalidRequestError, "JustClick has no contact group of that name"),
+}
+
+
+def md5_hex(text):
+    """md5 of the UTF-8 bytes, as PHP's md5() returns it."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def sign(query, login, secret):
+    """The request hash over an http_build_query() string: md5(query::login::secret)."""
+    return md5_hex(f"{query}::{login}::{secret}")
+
+
+def answer_hash(code, text, secret):
+    """The hash JustClick puts on its answers: md5(error_code::error_text::secret)."""
+    return md5_hex(f"{code}::{text}::{secret}")
+
+
+def error_for(code, text):
+    """Map a JustClick error code to the error class that says what it means."""
+    cls, meaning = ERRORS.get(code, (UpstreamError, "JustClick answered an undocumented code"))
+    return cls(f"{meaning} ({text})" if text else meaning, code=code)
+
+
+def _php_string(value):
+    if isinstance(value, bool):
+        return "1" if value else ""
+    return str(value)
+
+
+class JustClick(Connector):
+    """One JustClick account: POST {api}/DeleteSubscribe as x-www-form-urlencoded."""
+
+    name = "justclick"
+
+    def __init__(self, login, secret, api_url, timeout, session=None):
+        super().__init__(api_url.rstrip("/") + "/DeleteSubscribe", timeout, session)
+        self.login = login
+        self._secret = secret
+
+    def body(self, payload):
+        """The exact bytes sent: the signed query string plus &hash=..."""
+        query = http_build_query(payload)
+        digest = sign(query, self.login, self._secret)
+        return f"{query}&hash={digest}" if query else f"hash={digest}"
+
+    def preview(self, payload):
+        """What would be sent, with the signature redacted."""
+        return {"url": self.url, "form": {**payload, "hash": "***"}}
+
+    def call(self, payload):
+        response = self.post(data=self.body(payload).encode("ascii"),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        answer = self._verified(response)
+        code = answer["error_code"]
+        if code == 0:
+            return Result(self.name, UNSUBSCRIBED, "0", answer["error_text"] or "unsubscribed")
+        if code == 801:
+            return Result(self.name, NOT_SUBSCRIBED, "801", answer["error_text"] or "contact not found")
+        raise error_for(code, answer["error_text"])
+
+    def _verified(self, response):
+        try:
+            answer = response.json()
+        except ValueError:
+            raise APIConnectionError(f"JustClick answered HTTP {response.status_code} with a body "
+                                     "that is not JSON", code=f"http_{response.status_code}") from None
+        if not isinstance(answer, dict) or "error_code" not in answer:
+            raise APIConnectionError("JustClick answered JSON without an error_code")
+        code, text = answer.get("error_code"), answer.get("error_text", "")
+        expected = answer_hash(_php_string(code), _php_string(text), self._secret)
+        received = answer.get("hash")
+        if not isinstance(received, str) or not hmac.compare_digest(
+                expected.encode(), received.strip().lower().encode("utf-8")):
+            raise VerificationError(f"JustClick's answer (code {code}) failed its hash check, so it is not "
+                                    "trusted: JUSTCLICK_SECRET is wrong or the answer was altered", code=code)
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            raise VerificationError(f"JustClick answered a non-numeric code {code!r}") from None
+        return {"error_code": code, "error_text": _php_string(text)}

@@ -1,0 +1,137 @@
+"""Mailkit mailkit.email.unsubscribe over its JSON or XML-RPC transport."""
+
+import xmlrpc.client
+from xml.parsers.expat import ExpatError
+
+from defusedxml import DefusedXmlException
+from defusedxml.xmlrpc import DefusedExpatParser
+
+from connectors.base import ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED, Connector, Result
+from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
+                               UpstreamError, VerificationError)
+
+FUNCTION = "mailkit.email.unsubscribe"
+IP_HINT = ("Mailkit only answers whitelisted IP addresses: add this server's outbound IP in "
+           "Mailkit, and on a PaaS route through a static outbound proxy (set HTTPS_PROXY)")
+
+# Mailkit's error texts (by prefix), and what each means for us.
+ERRORS = (
+    ("Invalid ID_email or email", InvalidRequestError, "Mailkit says the address or ID is invalid"),
+    ("Missing ID_email or email", InvalidRequestError, "Mailkit says the address is missing"),
+    ("Unauthorized", ConfigurationError,
+     "Mailkit refused the credentials: check MAILKIT_CLIENT_ID and MAILKIT_CLIENT_MD5"),
+    ("Disallowed IP", ConfigurationError, IP_HINT),
+)
+
+
+def error_for(text, code=None):
+    """Map a Mailkit error text to the error class that says what it means."""
+    for prefix, cls, meaning in ERRORS:
+        if text.strip().lower().startswith(prefix.lower()):
+            return cls(f"{meaning} ({text})", code=code)
+    return UpstreamError(f"Mailkit answered an error: {text}", code=code)
+
+
+def _flag(value):
+    return "TRUE" if value else "FALSE"
+
+
+class Mailkit(Connector):
+    """One Mailkit account; `transport` is "json" or "xmlrpc"."""
+
+    name = "mailkit"
+
+    def __init__(self, client_id, client_md5, url, timeout, transport="json", session=None):
+        super().__init__(url, timeout, session)
+        self.client_id = client_id
+        self._client_md5 = client_md5
+        self.transport = transport
+
+    def json_body(self, params, md5=None):
+        """The JSON call: strings as in Mailkit's own example, absent options left out."""
+        wire = {"send_optout": _flag(params["send_optout"])}
+        for key in ("email", "ID_email", "ID_send_message"):
+            if params.get(key) is not None:
+                wire[key] = str(params[key])
+        if params.get("timeout_days"):
+            wire.update(timeout="TRUE", timeout_days=str(params["timeout_days"]))
+        return {"function": FUNCTION, "id": self.client_id,
+                "md5": self._client_md5 if md5 is None else md5, "parameters": wire}
+
+    def xmlrpc_body(self, params, md5=None):
+        """The XML-RPC call: positional client_id, md5, email_id, ID_send_message, send_optout[, struct]."""
+        target = params.get("email") or int(params["ID_email"])
+        campaign = int(params["ID_send_message"]) if params.get("ID_send_message") else ""
+        args = [int(self.client_id), self._client_md5 if md5 is None else md5, target, campaign,
+                bool(params["send_optout"])]
+        if params.get("timeout_days"):
+            args.append({"timeout": True, "timeout_days": int(params["timeout_days"])})
+        return xmlrpc.client.dumps(tuple(args), methodname=FUNCTION, encoding="utf-8")
+
+    def preview(self, params):
+        """What would be sent, with the client md5 redacted."""
+        if self.transport == "xmlrpc":
+            return {"url": self.url, "xml": self.xmlrpc_body(params, md5="***")}
+        return {"url": self.url, "json": self.json_body(params, md5="***")}
+
+    def call(self, params):
+        sent = params.get("email") or str(params.get("ID_email"))
+        if self.transport == "xmlrpc":
+            body = self.xmlrpc_body(params).encode("utf-8")
+            response = self.post(data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+            return self._xmlrpc_result(response, sent)
+        response = self.post(json=self.json_body(params))
+        return self._json_result(response, sent)
+
+    def _json_result(self, response, sent):
+        try:
+            answer = response.json()
+        except ValueError:
+            raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with a body "
+                                     "that is not JSON", code=f"http_{response.status_code}") from None
+        if not isinstance(answer, dict):
+            raise APIConnectionError("Mailkit answered JSON that is not an object")
+        error_status = str(answer.get("error_status", "0")).strip()
+        if error_status not in ("", "0"):
+            raise error_for(str(answer.get("error") or "no error text"), code=error_status)
+        status = str(answer.get("status", "")).strip()
+        if status == "2":
+            return Result(self.name, ALREADY_UNSUBSCRIBED, "2", "already unsubscribed")
+        if status == "1":
+            if str(answer.get("ID_email", "")).lower() == sent.lower():
+                return Result(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
+            return Result(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {answer.get('ID_email')})")
+        raise UpstreamError(f"Mailkit answered an unknown status {status!r}", code=status or None)
+
+    def _xmlrpc_result(self, response, sent):
+        value = _parse_xmlrpc(response)
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
+        if isinstance(value, int):
+            return Result(self.name, UNSUBSCRIBED, str(value), f"unsubscribed (ID_email {value})")
+        if value.strip().lower() == sent.lower():
+            return Result(self.name, NOT_SUBSCRIBED, None, "the address is in no list")
+        raise error_for(value)
+
+
+def _parse_xmlrpc(response):
+    """The single value of a methodResponse, parsed with entities and external references forbidden."""
+    if "html" in response.headers.get("Content-Type", "").lower():
+        raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with an HTML page, "
+                                 "not XML-RPC", code=f"http_{response.status_code}")
+    unmarshaller = xmlrpc.client.Unmarshaller()
+    parser = DefusedExpatParser(unmarshaller)
+    try:
+        parser.feed(response.content)
+        parser.close()
+        values = unmarshaller.close()
+    except xmlrpc.client.Fault as fault:
+        raise error_for(str(fault.faultString), code=fault.faultCode) from None
+    except DefusedXmlException:
+        raise VerificationError("Mailkit's answer declared XML entities: refused as hostile") from None
+    except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError):
+        raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with a body that is "
+                                 "not XML-RPC", code=f"http_{response.status_code}") from None
+    if len(values) != 1:
+        raise APIConnectionError("Mailkit answered an XML-RPC response without exactly one value")
+    return values[0]

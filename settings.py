@@ -1,0 +1,144 @@
+"""Typed settings, read once from the environment by create_app()."""
+
+import os
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit
+
+DEFAULT_JUSTCLICK_URL = "https://{login}.justclick.ru/api/"
+MAILKIT_URLS = {
+    "json": "https://api.mailkit.eu/json.fcgi",
+    "xmlrpc": "https://api.mailkit.eu/rpc.fcgi",
+}
+SECRET = {"secret": True}
+
+
+def _split(value):
+    return tuple(part for part in value.replace(",", " ").split() if part)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment; secrets stay out of repr()."""
+
+    justclick_login: str = ""
+    justclick_secret: str = field(default="", repr=False, metadata=SECRET)
+    justclick_group: str = ""
+    justclick_api_url: str = ""
+    mailkit_client_id: str = ""
+    mailkit_client_md5: str = field(default="", repr=False, metadata=SECRET)
+    mailkit_transport: str = "json"
+    mailkit_api_url: str = ""
+    upstream_timeout: float = 10.0
+    webhook_tokens: tuple = field(default=(), repr=False, metadata=SECRET)
+    webhook_secret: tuple = field(default=(), repr=False, metadata=SECRET)
+    typeform_secret: str = field(default="", repr=False, metadata=SECRET)
+    tally_secret: str = field(default="", repr=False, metadata=SECRET)
+    max_content_length: int = 1024 * 1024
+    success_url: str = ""
+    failure_url: str = ""
+    allowed_redirect_hosts: tuple = ()
+    database_url: str = ""
+    worker_concurrency: int = 16
+    retry_base_seconds: float = 30.0
+    retry_max_age_seconds: float = 48 * 3600.0
+    dedup_window_seconds: float = 600.0
+    pending_alert_seconds: float = 12 * 3600.0
+    problems: tuple = ()
+
+    @property
+    def justclick_url(self):
+        """The JustClick API base URL with the login filled in."""
+        url = self.justclick_api_url or DEFAULT_JUSTCLICK_URL
+        return url.replace("{login}", self.justclick_login)
+
+    @property
+    def mailkit_url(self):
+        """The Mailkit endpoint for the chosen transport."""
+        return self.mailkit_api_url or MAILKIT_URLS.get(self.mailkit_transport, "")
+
+    @property
+    def secrets(self):
+        """Every configured secret value, for scrubbing text before it is shown."""
+        values = []
+        for f in fields(self):
+            if f.metadata.get("secret"):
+                value = getattr(self, f.name)
+                values.extend(value if isinstance(value, tuple) else [value])
+        return tuple(v for v in values if v)
+
+
+def _number(env, name, default, cast, problems, low=None, high=None):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = cast(raw)
+    except ValueError:
+        problems.append(f"{name} must be a number, got {raw!r}")
+        return default
+    if (low is not None and value < low) or (high is not None and value > high):
+        problems.append(f"{name} must be between {low} and {high}, got {raw}")
+        return default
+    return value
+
+
+def _url(env, name, problems):
+    value = env.get(name, "").strip()
+    if value and urlsplit(value).scheme not in ("http", "https"):
+        problems.append(f"{name} must be an http(s) URL")
+        return ""
+    return value
+
+
+def database_url(env, instance_path):
+    """DATABASE_URL with Heroku's postgres:// accepted; SQLite under the instance folder by default."""
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "unsub-relay.sqlite3")
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def load_settings(env=None, instance_path="instance"):
+    """Read and check the environment; malformed values are collected in `problems`."""
+    env = os.environ if env is None else env
+    problems = []
+    transport = env.get("MAILKIT_TRANSPORT", "json").strip().lower() or "json"
+    if transport not in MAILKIT_URLS:
+        problems.append(f"MAILKIT_TRANSPORT must be json or xmlrpc, got {transport!r}")
+        transport = "json"
+    client_id = env.get("MAILKIT_CLIENT_ID", "").strip()
+    if client_id and not client_id.isdigit():
+        problems.append("MAILKIT_CLIENT_ID must be the numeric client ID from Profile/Integration")
+    secrets = _split(env.get("WEBHOOK_SECRET", ""))
+    if any(not s.startswith("whsec_") for s in secrets):
+        problems.append("WEBHOOK_SECRET must be one or more whsec_... secrets")
+    return Settings(
+        justclick_login=env.get("JUSTCLICK_LOGIN", "").strip(),
+        justclick_secret=env.get("JUSTCLICK_SECRET", "").strip(),
+        justclick_group=env.get("JUSTCLICK_GROUP", "").strip(),
+        justclick_api_url=_url(env, "JUSTCLICK_API_URL", problems),
+        mailkit_client_id=client_id,
+        mailkit_client_md5=env.get("MAILKIT_CLIENT_MD5", "").strip(),
+        mailkit_transport=transport,
+        mailkit_api_url=_url(env, "MAILKIT_API_URL", problems),
+        upstream_timeout=_number(env, "UPSTREAM_TIMEOUT", 10.0, float, problems, 0.1, 25),
+        webhook_tokens=_split(env.get("WEBHOOK_TOKENS", "")),
+        webhook_secret=secrets,
+        typeform_secret=env.get("TYPEFORM_SECRET", "").strip(),
+        tally_secret=env.get("TALLY_SECRET", "").strip(),
+        max_content_length=_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, int, problems, 1024),
+        success_url=_url(env, "UNSUBSCRIBE_SUCCESS_URL", problems),
+        failure_url=_url(env, "UNSUBSCRIBE_FAILURE_URL", problems),
+        allowed_redirect_hosts=tuple(h.lower() for h in _split(env.get("ALLOWED_REDIRECT_HOSTS", ""))),
+        database_url=database_url(env, instance_path),
+        worker_concurrency=_number(env, "WORKER_CONCURRENCY", 16, int, problems, 1, 256),
+        retry_base_seconds=_number(env, "RETRY_BASE_SECONDS", 30.0, float, problems, 0.001),
+        retry_max_age_seconds=_number(env, "RETRY_MAX_AGE_SECONDS", 48 * 3600.0, float, problems, 1),
+        dedup_window_seconds=_number(env, "DEDUP_WINDOW_SECONDS", 600.0, float, problems, 0),
+        pending_alert_seconds=_number(env, "PENDING_ALERT_SECONDS", 12 * 3600.0, float, problems, 1, 86399),
+        problems=tuple(problems),
+    )

@@ -1,0 +1,55 @@
+"""Engine creation and schema migrations (Alembic, run by `flask db upgrade`)."""
+
+import os
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url):
+    """An engine for DATABASE_URL; SQLite gets WAL mode and a busy timeout."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _config(engine):
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine, revision="head"):
+    """Create or upgrade the schema to `revision`."""
+    command.upgrade(_config(engine), revision)
+
+
+def pending_migrations(engine):
+    """Revisions not yet applied to this database (empty when it is up to date)."""
+    head = ScriptDirectory.from_config(_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return [] if current == head else [head]

@@ -1,0 +1,96 @@
+"""`flask unsubscribe` and `flask check`: JSON on stdout, exit codes 0/1/2, no secrets, no tracebacks."""
+
+import json
+
+import pytest
+
+EMAIL = "anna@example.com"
+
+
+def run(runner, *args):
+    result = runner.invoke(args=list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, json.loads(result.output.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("prepare, args, code, status", [
+    ("jc", ["--to", "justclick"], 0, "unsubscribed"),
+    (None, ["--to", "justclick"], 0, "not_subscribed"),
+    (None, ["--to", "justclick", "--group", "Nope"], 1, "rejected"),
+    ("mk", ["--to", "mailkit"], 0, "unsubscribed"),
+    (None, ["--to", "mailkit", "--no-optout", "--timeout-days", "30", "--campaign", "77"], 0, "not_subscribed"),
+    ("jc-down", ["--to", "justclick"], 1, "failed"),
+])
+def test_unsubscribe(runner, justclick, mailkit, prepare, args, code, status):
+    justclick.groups["Main"] = set()
+    if prepare in ("jc", "jc-down"):
+        justclick.subscribe(EMAIL, "Main")
+    if prepare == "jc-down":
+        justclick.script[EMAIL] = "500"
+    if prepare == "mk":
+        mailkit.subscribe(EMAIL)
+    exit_code, out = run(runner, "unsubscribe", EMAIL, *args)
+    assert (exit_code, out["status"]) == (code, status)
+    assert set(out) == {"destination", "status", "code", "message"}
+
+
+def test_unsubscribe_all_lists_each_destination(runner, justclick, mailkit):
+    justclick.subscribe(EMAIL, "Main")
+    mailkit.subscribe(EMAIL)
+    exit_code, out = run(runner, "unsubscribe", EMAIL, "--to", "all")
+    assert exit_code == 0 and out["status"] == "unsubscribed"
+    assert [(r["destination"], r["status"]) for r in out["results"]] == [
+        ("justclick", "unsubscribed"), ("mailkit", "unsubscribed")]
+
+
+def test_phone_goes_to_mailkit_normalised(runner, mailkit):
+    mailkit.subscribe("+420777123456")
+    exit_code, out = run(runner, "unsubscribe", "+420 777 123 456", "--to", "mailkit")
+    assert (exit_code, out["status"]) == (0, "unsubscribed")
+    assert mailkit.calls[-1][1]["parameters"]["email"] == "+420777123456"
+
+
+@pytest.mark.parametrize("target, args, field", [
+    ("not-an-email@", ["--to", "mailkit"], "email"),
+    ("+420 12", ["--to", "mailkit"], "phone"),
+    ("+420777123456", ["--to", "justclick"], "justclick"),
+    ("+420777123456", ["--to", "all"], "justclick"),
+    (EMAIL, ["--to", "mailkit", "--timeout-days", "7"], "timeout_days"),
+    (EMAIL, ["--to", "mailkit", "--campaign", "abc"], "ID_send_message"),
+])
+def test_validation_errors_send_nothing(runner, justclick, mailkit, target, args, field):
+    exit_code, out = run(runner, "unsubscribe", target, *args)
+    assert exit_code == 2 and out["status"] == "invalid" and field in out["errors"]
+    assert justclick.requests == [] and mailkit.requests == []
+
+
+def test_unconfigured_destination_is_a_usage_error(make_app, mailkit):
+    app = make_app(JUSTCLICK_LOGIN=None, JUSTCLICK_SECRET=None)
+    exit_code, out = run(app.test_cli_runner(), "unsubscribe", EMAIL, "--to", "justclick")
+    assert exit_code == 2 and "flask check" in out["errors"]["to"][0]
+
+
+def test_unknown_destination_is_a_usage_error(runner):
+    result = runner.invoke(args=["unsubscribe", EMAIL, "--to", "sendgrid"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_check_reports_without_secrets(runner, env):
+    result = runner.invoke(args=["check"])
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and report["ok"]
+    assert report["destinations"]["justclick"]["configured"] and report["destinations"]["mailkit"]["configured"]
+    for secret in (env["JUSTCLICK_SECRET"], env["MAILKIT_CLIENT_MD5"], "tok-primary"):
+        assert secret not in result.output
+
+
+def test_check_names_what_is_missing_or_malformed(make_app):
+    app = make_app(JUSTCLICK_SECRET=None, MAILKIT_CLIENT_ID="abc", MAILKIT_TRANSPORT="soap",
+                   UPSTREAM_TIMEOUT="ten", WEBHOOK_TOKENS=None)
+    result = app.test_cli_runner().invoke(args=["check"])
+    report = json.loads(result.output)
+    assert result.exit_code == 1 and not report["ok"]
+    assert report["destinations"]["justclick"]["missing"] == ["JUSTCLICK_SECRET"]
+    text = " ".join(report["problems"])
+    for needle in ("MAILKIT_CLIENT_ID", "MAILKIT_TRANSPORT", "UPSTREAM_TIMEOUT", "WEBHOOK_TOKENS"):
+        assert needle in text

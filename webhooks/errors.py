@@ -1,0 +1,73 @@
+"""Every failure becomes a JSON answer (or a page for a browser); no traceback reaches a caller."""
+
+import logging
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from dispatch import NotConfigured
+from schemas.inbound import ShapeError
+from store.ledger import InProgress
+from webhooks.answers import respond
+from webhooks.auth import NotAuthorized
+from webhooks.intake import BadBody
+
+log = logging.getLogger("unsub_relay.web")
+
+
+def _answer(status, body, headers=None):
+    return respond(status, body, current_app.config["SETTINGS"], headers=headers)
+
+
+def not_authorized(exc):
+    return _answer(401, {"status": "unauthorized", "message": str(exc)}, {"WWW-Authenticate": "Bearer"})
+
+
+def bad_body(exc):
+    return _answer(exc.status, {"status": "invalid", "message": exc.message})
+
+
+def invalid(exc):
+    messages = exc.messages
+    return _answer(422, {"status": "rejected", "message": "Validation failed; nothing was sent.",
+                         "errors": messages})
+
+
+def not_configured(exc):
+    return _answer(503, {"status": "failed", "message": str(exc)}, {"Retry-After": "300"})
+
+
+def in_progress(exc):
+    return _answer(409, {"status": "in_progress", "message": "A request with this idempotency key is "
+                         "still being handled; retry shortly."}, {"Retry-After": "5"})
+
+
+def store_down(exc):
+    log.error("ledger unavailable: %s", type(exc).__name__)
+    return _answer(503, {"status": "failed", "message": "The delivery ledger is unavailable, so nothing "
+                         "was accepted; retry shortly (run `flask db upgrade` if it was never created)."},
+                   {"Retry-After": "30"})
+
+
+def http_error(exc):
+    return _answer(exc.code or 500, {"status": "error", "message": exc.description})
+
+
+def unexpected(exc):
+    log.exception("unhandled error")
+    return _answer(500, {"status": "error", "message": "Internal error; nothing was lost that was accepted."})
+
+
+def init_app(app):
+    """Register the handlers, most specific first."""
+    app.register_error_handler(NotAuthorized, not_authorized)
+    app.register_error_handler(BadBody, bad_body)
+    app.register_error_handler(ShapeError, invalid)
+    app.register_error_handler(ValidationError, invalid)
+    app.register_error_handler(NotConfigured, not_configured)
+    app.register_error_handler(InProgress, in_progress)
+    app.register_error_handler(SQLAlchemyError, store_down)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected)
