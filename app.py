@@ -19,6 +19,7 @@ def create_app(env=None):
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=settings.max_content_length,
                       MAX_FORM_MEMORY_SIZE=settings.max_content_length)
+    app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     app.extensions["dispatcher"] = Dispatcher(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     commands.init_app(app)

@@ -26,6 +26,7 @@ def fresh_fakes(justclick, mailkit):
     for fake in (justclick, mailkit):
         fake.reset()
     justclick.groups.clear()
+    justclick.groups["Main"] = set()  # the account's default group (JUSTCLICK_GROUP) exists
     mailkit.subscribed.clear()
     mailkit.unsubscribed.clear()
     mailkit.calls.clear()

@@ -22,7 +22,6 @@ def run(runner, *args):
     ("jc-down", ["--to", "justclick"], 1, "failed"),
 ])
 def test_unsubscribe(runner, justclick, mailkit, prepare, args, code, status):
-    justclick.groups["Main"] = set()
     if prepare in ("jc", "jc-down"):
         justclick.subscribe(EMAIL, "Main")
     if prepare == "jc-down":

@@ -53,7 +53,9 @@ def test_justclick_outcomes(justclick, setup, status, code, kind, transient):
         justclick.subscribe(EMAIL, "Main")
     elif setup == "not_in_group":
         justclick.subscribe("someone.else@example.com", "Main")
-    elif setup != "no_group":
+    elif setup == "no_group":
+        justclick.groups.clear()
+    else:
         justclick.subscribe(EMAIL, "Main")
         justclick.script[EMAIL] = setup
     result = justclick_for(justclick).send(jc_payload())

@@ -43,7 +43,7 @@ def kind_of(mimetype, raw):
         return "xml"
     if b"=" in raw:
         return "form"
-    raise BadBody("The body is empty or in no format we read: send JSON, XML or a form.", 400 if raw else 422)
+    raise BadBody("The body is empty or in no format we read: send JSON, XML or a form.")
 
 
 def _text(raw):

@@ -1,0 +1,84 @@
+"""Who may call: tokens, Standard Webhooks, Typeform and Tally signatures, checked on the raw bytes."""
+
+import json
+import time
+
+import pytest
+
+from tests.helpers import TALLY_SECRET, TOKEN, TYPEFORM_SECRET, WHSEC, hmac_b64, post, standard_headers
+
+BODY = {"email": "anna@example.com"}
+SIGNED = {"WEBHOOK_SECRET": f"whsec_b2xkLXJvdGF0ZWQta2V5 {WHSEC}", "TYPEFORM_SECRET": TYPEFORM_SECRET,
+          "TALLY_SECRET": TALLY_SECRET}
+
+
+def typeform(data, secret=TYPEFORM_SECRET):
+    return {"Typeform-Signature": "sha256=" + hmac_b64(secret.encode(), data)}
+
+
+def tally(data, secret=TALLY_SECRET):
+    return {"Tally-Signature": hmac_b64(secret.encode(), data)}
+
+
+@pytest.mark.parametrize("token, headers, sign, status", [
+    (TOKEN, {}, None, 200),
+    ("old-token-xyz", {}, None, 200),
+    (None, {"Authorization": f"Bearer {TOKEN}"}, None, 200),
+    (None, {"X-Webhook-Token": TOKEN}, None, 200),
+    (None, {}, None, 401),
+    ("wrong", {}, None, 401),
+    (None, {"Authorization": "Basic dXNlcjpwYXNz"}, None, 401),
+    (None, {"Authorization": "Bearer"}, None, 401),
+    (None, {"X-Webhook-Token": "ткн"}, None, 401),
+    (None, {}, standard_headers, 200),
+    (None, {}, lambda d: standard_headers(d, timestamp=int(time.time()) - 600), 401),
+    (None, {}, lambda d: standard_headers(d, timestamp=int(time.time()) + 600), 401),
+    (None, {}, lambda d: standard_headers(d, secret="whsec_d3Jvbmc="), 401),
+    (None, {}, lambda d: {**standard_headers(d), "webhook-timestamp": "yesterday"}, 401),
+    (None, {}, lambda d: {**standard_headers(d), "webhook-signature": "v1,!!! garbage"}, 401),
+    (None, {}, lambda d: {**standard_headers(d), "webhook-signature": "v2,abc " +
+                          standard_headers(d)["webhook-signature"]}, 200),
+    (None, {}, lambda d: {**standard_headers(d), "webhook-id": ""}, 401),
+    (None, {}, typeform, 200),
+    (None, {}, lambda d: typeform(d, "other"), 401),
+    (None, {}, lambda d: {"Typeform-Signature": "md5=abc"}, 401),
+    (None, {}, tally, 200),
+    (None, {}, lambda d: tally(d, "other"), 401),
+    (None, {}, lambda d: tally(d + b" "), 401),
+])
+def test_auth_methods(make_app, justclick, mailkit, token, headers, sign, status):
+    client = make_app(**SIGNED).test_client()
+    response = post(client, BODY, token=token, headers=headers, sign=sign)
+    assert response.status_code == status, response.json
+    assert response.is_json
+    if status == 401:
+        assert justclick.requests == [] and mailkit.requests == []
+
+
+def test_rotated_standard_webhooks_secret(make_app):
+    old = "whsec_b2xkLXJvdGF0ZWQta2V5"
+    client = make_app(**SIGNED).test_client()
+    response = post(client, BODY, token=None, sign=lambda d: standard_headers(d, secret=old))
+    assert response.status_code == 200
+
+
+def test_signature_covers_the_exact_bytes(make_app, justclick):
+    client = make_app(**SIGNED).test_client()
+    signed = json.dumps(BODY).encode()
+    headers = standard_headers(signed)
+    tampered = json.dumps({"email": "mallory@example.com"})
+    response = client.post("/hooks/unsubscribe", data=tampered, headers=headers, content_type="application/json")
+    assert response.status_code == 401 and justclick.requests == []
+
+
+def test_nothing_configured_says_what_to_set(make_app, justclick):
+    client = make_app(WEBHOOK_TOKENS=None).test_client()
+    response = post(client, BODY)
+    assert response.status_code == 401
+    assert "WEBHOOK_TOKENS" in response.json["message"] and justclick.requests == []
+
+
+def test_unauthorised_request_is_refused_before_parsing(make_app):
+    client = make_app().test_client()
+    response = post(client, b"{broken", "raw", token="wrong", content_type="application/json")
+    assert response.status_code == 401
