@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -60,7 +60,7 @@ class Delivery(Base):
     def as_dict(self):
         """Every column, datetimes as ISO 8601 UTC, for the CLI and /deliveries answers."""
         out = {}
-        for column in self.__table__.columns:
-            value = getattr(self, column.key)
-            out[column.key] = value.isoformat() + "Z" if isinstance(value, datetime) else value
+        for attr in inspect(self).mapper.column_attrs:
+            value = getattr(self, attr.key)
+            out[attr.key] = value.isoformat() + "Z" if isinstance(value, datetime) else value
         return out

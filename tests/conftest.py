@@ -69,3 +69,82 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+class FakeClock:
+    """Naive-UTC time that tests move by hand, so no test sleeps through a backoff."""
+
+    def __init__(self):
+        from store.ledger import utcnow
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        from datetime import timedelta
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(store_app):
+    """Put the store app's ledger on a hand-moved clock."""
+    fake = FakeClock()
+    store_app.extensions["ledger"].clock = fake
+    store_app.extensions["ledger"].rand = lambda: 1.0  # the top of the jitter range: deterministic delays
+    return fake
+
+
+def _pg_admin_url():
+    import os
+    return os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this run, migrated; a missing server fails under CI."""
+    import os
+    import uuid
+
+    import psycopg
+
+    admin = _pg_admin_url()
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI and did not answer: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
+    name = f"unsub_relay_test_{uuid.uuid4().hex[:8]}"
+    conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    from settings import database_url
+    from store.db import make_engine, upgrade
+    engine = make_engine(database_url({"DATABASE_URL": url}, "instance"))
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_env(request, env):
+    """The base environment on SQLite, then on PostgreSQL with empty tables."""
+    if request.param == "sqlite":
+        return env
+    import psycopg
+    url = request.getfixturevalue("pg_database")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE deliveries, webhook_requests")
+    return {**env, "DATABASE_URL": url}
+
+
+@pytest.fixture
+def store_app(store_env):
+    """An app on each store in turn."""
+    app = create_app(store_env)
+    upgrade(app.extensions["ledger"].engine)
+    yield app
+    app.extensions["ledger"].engine.dispose()

@@ -1,0 +1,187 @@
+"""Real processes: the Procfile's web, worker and release lines; SIGKILL and SIGTERM; two workers."""
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from store.cli import make_worker
+from store.models import Delivery
+from tests.helpers import TOKEN, post
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow
+
+
+def procfile():
+    with open(os.path.join(ROOT, "Procfile")) as f:
+        return dict(line.split(":", 1) for line in f.read().splitlines() if line.strip())
+
+
+def spawn(line, env, tmp_path, name):
+    """Start a Procfile line as the platform would: through a shell, in the project root."""
+    bindir = os.path.dirname(sys.executable)
+    full = {**os.environ, **env, "PATH": f"{bindir}:{os.environ['PATH']}", "FLASK_APP": "app"}
+    with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(["bash", "-c", f"exec {line.strip()}"], cwd=ROOT, env=full,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, timeout=30.0, every=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def count(app, **where):
+    with app.extensions["ledger"].session() as db:
+        query = select(func.count()).select_from(Delivery)
+        for key, value in where.items():
+            query = query.where(getattr(Delivery, key) == value)
+        return db.scalar(query)
+
+
+def queue(app, justclick, emails):
+    client = app.test_client()
+    for email in emails:
+        justclick.subscribe(email, "Main")
+        response = post(client, {"email": email}, route="justclick", headers={"Prefer": "respond-async"})
+        assert response.status_code == 202
+
+
+def hits(justclick):
+    sent = {}
+    for r in justclick.requests:
+        email = r["body"].decode().split("&")[0].split("=")[1].replace("%40", "@")
+        sent[email] = sent.get(email, 0) + 1
+    return sent
+
+
+def test_release_web_and_worker_lines(env, tmp_path, justclick):
+    lines = procfile()
+    assert set(lines) >= {"web", "worker", "release"}
+    release = spawn(lines["release"], env, tmp_path, "release")
+    assert release.wait(60) == 0
+    port = free_port()
+    web = spawn(lines["web"], {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8"},
+                tmp_path, "web")
+    worker = spawn(lines["worker"], env, tmp_path, "worker")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: _up(base)), (tmp_path / "web.log").read_text()
+        justclick.subscribe("slow@example.com", "Main")
+        justclick.subscribe("fast@example.com", "Main")
+        justclick.script["slow@example.com"] = "hang"
+        justclick.hang_seconds = 2.5
+        slow = threading.Thread(target=requests.post, args=(f"{base}/hooks/justclick?token={TOKEN}",),
+                                kwargs={"json": {"email": "slow@example.com"}, "timeout": 30})
+        slow.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        fast = requests.post(f"{base}/hooks/justclick", json={"email": "fast@example.com"},
+                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        assert fast.status_code == 200 and fast.json()["status"] == "unsubscribed"
+        assert time.monotonic() - started < 1.5  # the hanging upstream starved nobody
+        slow.join()
+        assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+        bad = requests.post(f"{base}/hooks/justclick?token={TOKEN}", data=b"{oops",
+                            headers={"Content-Type": "application/json"}, timeout=5)
+        assert bad.status_code == 400 and "Traceback" not in bad.text
+    finally:
+        for proc in (web, worker):
+            proc.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        web.wait(30)
+    logs = (tmp_path / "web.log").read_text() + (tmp_path / "worker.log").read_text()
+    assert "fast@example.com" not in logs and env["JUSTCLICK_SECRET"] not in logs and TOKEN not in logs
+
+
+def _up(base):
+    try:
+        return requests.get(f"{base}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_sigkill_mid_drain_loses_nothing(store_app, store_env, justclick, tmp_path):
+    emails = [f"k{i}@example.com" for i in range(24)]
+    queue(store_app, justclick, emails)
+    justclick.delay = 0.4
+    worker = spawn("flask worker", {**store_env, "WORKER_CONCURRENCY": "4"}, tmp_path, "worker")
+    assert wait_for(lambda: len(justclick.requests) >= 4, 30), (tmp_path / "worker.log").read_text()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    assert count(store_app, status="pending") > 0
+    justclick.delay = 0.0
+    clock = store_app.extensions["ledger"].clock
+    from tests.conftest import FakeClock
+    later = FakeClock()
+    later.advance(120)  # past the dead worker's lease
+    store_app.extensions["ledger"].clock = later
+    make_worker(store_app).drain()
+    store_app.extensions["ledger"].clock = clock
+    assert count(store_app, status="done") == len(emails)
+    sent = hits(justclick)
+    assert set(sent) == set(emails)  # everyone reached at least once
+    assert sum(sent.values()) - len(emails) <= 16  # repeats only for what the dead worker had claimed
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgres_never_send_twice(pg_database, env, justclick, tmp_path):
+    from app import create_app
+    import psycopg
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("TRUNCATE deliveries, webhook_requests")
+    pg_env = {**env, "DATABASE_URL": pg_database}
+    app = create_app(pg_env)
+    emails = [f"w{i}@example.com" for i in range(160)]
+    queue(app, justclick, emails)
+    justclick.delay = 0.01
+    workers = [spawn("flask worker", {**pg_env, "WORKER_CONCURRENCY": "8"}, tmp_path, f"w{n}")
+               for n in range(2)]
+    try:
+        assert wait_for(lambda: count(app, status="done") == len(emails), 60)
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(30) for proc in workers]
+    assert codes == [0, 0]
+    sent = hits(justclick)
+    assert set(sent) == set(emails) and set(sent.values()) == {1}
+    logs = [(tmp_path / f"w{n}.log").read_text() for n in range(2)]
+    assert all("delivery id=" in log for log in logs), "both workers should have sent some"
+    app.extensions["ledger"].engine.dispose()
+
+
+def test_sigterm_finishes_what_is_in_flight(store_app, store_env, justclick, tmp_path):
+    emails = [f"t{i}@example.com" for i in range(4)]
+    queue(store_app, justclick, emails)
+    justclick.delay = 1.0
+    worker = spawn("flask worker", {**store_env, "WORKER_CONCURRENCY": "4"}, tmp_path, "worker")
+    assert wait_for(lambda: len(justclick.requests) >= 1, 30)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    assert count(store_app, status="done") == 4
+    assert count(store_app, lease_owner=None) == 4
+
+
+def test_shell_quoting_of_procfile_is_plain():
+    for line in procfile().values():
+        assert shlex.split(line)
