@@ -48,12 +48,17 @@ def env(justclick, mailkit, tmp_path):
 @pytest.fixture
 def make_app(env):
     """Build an app from the base environment plus overrides (None removes a variable)."""
+    built = []
+
     def build(**overrides):
         merged = {**env, **overrides}
         app = create_app({k: v for k, v in merged.items() if v is not None})
         upgrade(app.extensions["ledger"].engine)
+        built.append(app)
         return app
-    return build
+    yield build
+    for app in built:
+        app.extensions["ledger"].engine.dispose()
 
 
 @pytest.fixture

@@ -144,13 +144,14 @@ def test_sigkill_mid_drain_loses_nothing(store_app, store_env, justclick, tmp_pa
 
 
 @pytest.mark.postgres
-def test_two_workers_on_postgres_never_send_twice(pg_database, env, justclick, tmp_path):
+def test_two_workers_on_postgres_never_send_twice(request, pg_database, env, justclick, tmp_path):
     from app import create_app
     import psycopg
     with psycopg.connect(pg_database, autocommit=True) as conn:
         conn.execute("TRUNCATE deliveries, webhook_requests")
     pg_env = {**env, "DATABASE_URL": pg_database}
     app = create_app(pg_env)
+    request.addfinalizer(app.extensions["ledger"].engine.dispose)
     emails = [f"w{i}@example.com" for i in range(160)]
     queue(app, justclick, emails)
     justclick.delay = 0.01
@@ -167,7 +168,6 @@ def test_two_workers_on_postgres_never_send_twice(pg_database, env, justclick, t
     assert set(sent) == set(emails) and set(sent.values()) == {1}
     logs = [(tmp_path / f"w{n}.log").read_text() for n in range(2)]
     assert all("delivery id=" in log for log in logs), "both workers should have sent some"
-    app.extensions["ledger"].engine.dispose()
 
 
 def test_sigterm_finishes_what_is_in_flight(store_app, store_env, justclick, tmp_path):

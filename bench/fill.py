@@ -1,0 +1,23 @@
+"""Queue N unsubscribes in the ledger (as `Prefer: respond-async` would), for the backlog scenario."""
+
+import json
+import sys
+
+from app import create_app
+from store.ledger import Planned
+
+
+def main(count):
+    app = create_app()
+    ledger = app.extensions["ledger"]
+    ledger.dedup_window = 0  # distinct addresses anyway; skip the look-up
+    for start in range(0, count, 200):
+        plans = [Planned(i, "justclick", f"backlog-{i}@example.com", "Main", None, {},
+                         {"lead_email": f"backlog-{i}@example.com", "rass_name": "Main"})
+                 for i in range(start, min(start + 200, count))]
+        ledger.accept(plans)
+    print(json.dumps({"queued": count}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
