@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from connectors import DESTINATIONS, missing
 from dispatch import NotConfigured, target_fields, unsubscribe_now
-from schemas.request import UnsubscribeRequestSchema
+from schemas.request import REQUEST_SCHEMA
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +23,7 @@ def unsubscribe_result(dispatcher, target, to, options):
     """Run one CLI unsubscribe: (exit code, JSON-able result)."""
     fields = {**target_fields(target), **{k: v for k, v in options.items() if v is not None}}
     try:
-        request = UnsubscribeRequestSchema().load(fields)
+        request = REQUEST_SCHEMA.load(fields)
         results = unsubscribe_now(dispatcher, request, to)
     except ValidationError as exc:
         return EXIT_USAGE, {"status": "invalid", "errors": exc.messages}

@@ -13,3 +13,4 @@ keepalive = 5
 max_requests = 10000
 max_requests_jitter = 500
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+

@@ -1,5 +1,6 @@
 """What every connector shares: the result model, outcome names and the pooled HTTP session."""
 
+import os
 from dataclasses import dataclass
 
 import requests
@@ -44,9 +45,16 @@ class Result:
                 "code": self.code, "message": self.message}
 
 
-def new_session():
-    """A pooled session; TLS verification on, proxies (HTTPS_PROXY) from the environment."""
+def new_session(url):
+    """A pooled session for one upstream URL; TLS verification on; HTTPS_PROXY/NO_PROXY honoured.
+
+    The environment is read once here rather than by requests on every call (trust_env re-reads
+    proxies and stats ~/.netrc per request).
+    """
     session = requests.Session()
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(url)
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -62,7 +70,7 @@ class Connector:
     def __init__(self, url, timeout, session=None):
         self.url = url
         self.timeout = (min(3.05, timeout), timeout)  # (connect, read) seconds
-        self.session = session or new_session()
+        self.session = session or new_session(url)
 
     def post(self, **kwargs):
         """POST to the upstream; network failures and 5xx become APIConnectionError."""

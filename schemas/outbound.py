@@ -53,13 +53,17 @@ class MailkitUnsubscribeSchema(Schema):
         }
 
 
+# Built once: a marshmallow schema instance copies its fields when created.
+JUSTCLICK_SCHEMA, MAILKIT_SCHEMA = JustClickUnsubscribeSchema(), MailkitUnsubscribeSchema()
+
+
 def justclick_payload(request, default_group):
     """The JustClick form fields for a request; raises ValidationError when it cannot be sent."""
-    return JustClickUnsubscribeSchema().load(
+    return JUSTCLICK_SCHEMA.load(
         {"email": request.email, "group": request.group or default_group or None})
 
 
 def mailkit_payload(request):
     """The Mailkit parameters for a request; raises ValidationError when it cannot be sent."""
     data = {k: v for k, v in request.as_dict().items() if k != "group" and k != "redirect"}
-    return MailkitUnsubscribeSchema().load(data)
+    return MAILKIT_SCHEMA.load(data)

@@ -55,3 +55,6 @@ class UnsubscribeRequestSchema(Schema):
     @post_load
     def build(self, data, **kwargs):
         return UnsubscribeRequest(**data)
+
+
+REQUEST_SCHEMA = UnsubscribeRequestSchema()

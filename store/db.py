@@ -21,6 +21,13 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+def _sqlite_begin(conn):
+    # A write transaction takes the write lock up front: a deferred one that reads and then writes
+    # can fail with SQLITE_BUSY when another writer got there first, whatever the busy timeout.
+    writing = conn.get_execution_options().get("sqlite_write")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
 def make_engine(url):
     """An engine for DATABASE_URL; SQLite gets WAL mode and a busy timeout."""
     if url.startswith("sqlite"):
@@ -29,8 +36,7 @@ def make_engine(url):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

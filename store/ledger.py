@@ -1,16 +1,37 @@
-"""Ledger operations: accept, claim, record, and the operator's queries. Time is injectable."""
+"""Ledger operations: accept, claim, record, and the operator's queries. Time is injectable.
+
+The hot path (accept, record, claim) uses SQLAlchemy Core statements: the ORM's unit of work
+cost more than the database itself did per webhook.
+"""
 
 import random
+import threading
 import uuid
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from store.models import DONE, FAILED, PENDING, Delivery, WebhookRequest
 
 MAX_BACKOFF_SECONDS = 3600.0
+DELIVERIES, REQUESTS = Delivery.__table__, WebhookRequest.__table__
+D = DELIVERIES.c
+
+# The hot statements, built once: constructing SQL expressions cost more than running them.
+_DEDUP = select(D.id, D.status, D.outcome, D.last_code).where(
+    D.target == bindparam("target"), D.destination == bindparam("destination"),
+    D.status.in_((PENDING, DONE)), D.created_at >= bindparam("since"))
+DEDUP_NO_GROUP = _DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc()).limit(1)
+DEDUP_GROUP = _DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc()).limit(1)
+INSERT_REQUEST, INSERT_DELIVERY = insert(REQUESTS), insert(DELIVERIES)
+SET_ANSWER = update(REQUESTS).where(REQUESTS.c.id == bindparam("_id"))
+# Only the holder of a live lease may store a result: a row whose lease ran out was taken over.
+SET_RESULT = update(DELIVERIES).where(D.id == bindparam("_id"), D.lease_owner == bindparam("_owner"),
+                                      D.status == PENDING)
+STORED_ANSWER = select(REQUESTS.c.http_status, REQUESTS.c.answer).where(REQUESTS.c.idempotency_key == bindparam("key"))
 
 
 def utcnow():
@@ -36,6 +57,20 @@ class Planned:
     payload: dict
 
 
+@dataclass
+class Placed:
+    """Where a plan landed: a new pending row, or an earlier row of the dedup window."""
+
+    plan: Planned
+    id: str
+    is_new: bool
+    status: str = PENDING
+    outcome: str | None = None
+    last_code: str | None = None
+    attempts: int = 0
+    retry_since: datetime | None = None
+
+
 class InProgress(Exception):
     """A request with this idempotency key is still being handled."""
 
@@ -47,124 +82,129 @@ class Ledger:
                  retry_max_age=48 * 3600.0, dedup_window=600.0):
         self.engine = engine
         self.session = sessionmaker(engine, expire_on_commit=False)
+        self._writer = engine.execution_options(sqlite_write=True)
+        # SQLite has one writer at a time: queue this process's threads on a fair lock rather than
+        # on SQLite's busy handler, which sleeps up to 100 ms between tries.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         self.clock, self.rand = clock, rand
         self.retry_base, self.retry_max_age, self.dedup_window = retry_base, retry_max_age, dedup_window
 
+    @contextmanager
+    def writing(self):
+        """One write transaction (a Core connection), committed on success."""
+        with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
     def stored_answer(self, key):
         """(http status, answer) stored for an idempotency key; None if unseen; InProgress if pending."""
-        with self.session() as db:
-            row = db.scalar(select(WebhookRequest).where(WebhookRequest.idempotency_key == key))
+        with self.engine.connect() as conn:
+            row = conn.execute(STORED_ANSWER, {"key": key}).first()
         if row is None:
             return None
         if row.answer is None:
             raise InProgress(key)
         return row.http_status, row.answer
 
-    def _duplicate(self, db, plan, now):
+    def _duplicate(self, conn, plan, now):
         if self.dedup_window <= 0:
             return None
-        group = Delivery.group.is_(None) if plan.group is None else Delivery.group == plan.group
-        return db.scalar(
-            select(Delivery).where(Delivery.target == plan.target, Delivery.destination == plan.destination,
-                                   group, Delivery.status.in_((PENDING, DONE)),
-                                   Delivery.created_at >= now - timedelta(seconds=self.dedup_window))
-            .order_by(Delivery.created_at.desc()).limit(1))
+        params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
+                  "since": now - timedelta(seconds=self.dedup_window)}
+        return conn.execute(DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP, params).first()
 
     def accept(self, plans, key=None, lease_owner=None, lease_seconds=0.0):
         """Write a request and its delivery rows in one transaction, before anything is sent.
 
-        Returns (request id, [(plan, delivery, is_new)]); a plan within the dedup window gets the
-        earlier delivery and no new row. Raises IntegrityError when the key was taken meanwhile.
+        Returns (request id, [Placed]); a plan within the dedup window gets the earlier delivery and
+        no new row. Raises IntegrityError when the idempotency key was taken meanwhile.
         """
         now = self.clock()
         request_id = new_id()
-        placed = []
-        with self.session.begin() as db:
-            db.add(WebhookRequest(id=request_id, idempotency_key=key, created_at=now))
+        lease_until = now + timedelta(seconds=lease_seconds) if lease_owner else None
+        placed, rows = [], []
+        with self.writing() as conn:
+            if key:  # the request row exists to replay its answer to a repeat of the same key
+                conn.execute(INSERT_REQUEST, {"id": request_id, "idempotency_key": key, "created_at": now})
             for plan in plans:
-                earlier = self._duplicate(db, plan, now)
+                earlier = self._duplicate(conn, plan, now)
                 if earlier is not None:
-                    placed.append((plan, earlier, False))
+                    placed.append(Placed(plan, earlier.id, False, earlier.status, earlier.outcome,
+                                         earlier.last_code))
                     continue
-                row = Delivery(
-                    id=new_id(), request_id=request_id, item_index=plan.index, idempotency_key=key,
-                    destination=plan.destination, target=plan.target, group=plan.group,
-                    campaign=plan.campaign, options=plan.options, payload=plan.payload, status=PENDING,
-                    attempts=0, created_at=now, updated_at=now, next_attempt_at=now, retry_since=now,
-                    lease_owner=lease_owner,
-                    lease_until=now + timedelta(seconds=lease_seconds) if lease_owner else None)
-                db.add(row)
-                placed.append((plan, row, True))
+                row_id = new_id()
+                rows.append({
+                    "id": row_id, "request_id": request_id, "item_index": plan.index, "idempotency_key": key,
+                    "destination": plan.destination, "target": plan.target, "group_name": plan.group,
+                    "campaign": plan.campaign, "options": plan.options, "payload": plan.payload,
+                    "status": PENDING, "attempts": 0, "created_at": now, "updated_at": now,
+                    "next_attempt_at": now, "retry_since": now, "lease_owner": lease_owner,
+                    "lease_until": lease_until})
+                placed.append(Placed(plan, row_id, True, attempts=0, retry_since=now))
+            if rows:
+                conn.execute(INSERT_DELIVERY, rows)
         return request_id, placed
-
-    def store_answer(self, request_id, http_status, answer):
-        """Keep the answer given, so a repeat of the same key gets the same one."""
-        with self.session.begin() as db:
-            db.execute(update(WebhookRequest).where(WebhookRequest.id == request_id)
-                       .values(http_status=http_status, answer=answer))
-
-    def forget_request(self, request_id):
-        """Drop a keyed request that wrote nothing, so its key can be used again."""
-        with self.session.begin() as db:
-            db.execute(delete(WebhookRequest).where(WebhookRequest.id == request_id))
 
     def backoff(self, attempts):
         """Seconds before the next try: exponential from retry_base, capped, with full jitter."""
         delay = min(self.retry_base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
         return delay / 2 + self.rand() * delay / 2
 
-    def _apply(self, row, result, now):
-        row.attempts += 1
-        row.updated_at = now
-        row.last_code, row.last_text = result.code, result.message
-        row.error_kind = result.error.kind if result.error else None
-        row.lease_owner = row.lease_until = None
+    def _changes(self, row, result, now):
+        """The column values that store one Result on a row (id, attempts, retry_since known)."""
+        attempts = row.attempts + 1
+        change = {"_id": row.id, "attempts": attempts, "updated_at": now, "last_code": result.code,
+                  "last_text": result.message, "error_kind": result.error.kind if result.error else None,
+                  "lease_owner": None, "lease_until": None, "status": FAILED, "outcome": result.status,
+                  "completed_at": now, "next_attempt_at": now}
         if result.ok:
-            row.status, row.outcome, row.completed_at = DONE, result.status, now
+            change["status"] = DONE
         elif result.transient and now - row.retry_since < timedelta(seconds=self.retry_max_age):
-            row.status, row.outcome = PENDING, None
-            row.next_attempt_at = now + timedelta(seconds=self.backoff(row.attempts))
-        else:
-            expired = result.transient
-            row.status, row.outcome, row.completed_at = FAILED, result.status, now
-            if expired:
-                row.error_kind = "expired"
-                row.last_text = f"gave up after {row.attempts} attempts: {result.message}"
+            change.update(status=PENDING, outcome=None, completed_at=None,
+                          next_attempt_at=now + timedelta(seconds=self.backoff(attempts)))
+        elif result.transient:
+            change.update(error_kind="expired", last_text=f"gave up after {attempts} attempts: {result.message}")
+        return change
 
-    def record(self, outcomes, owner):
-        """Store results [(delivery id, Result)] for rows this owner still holds; returns the rows."""
+    def record(self, outcomes, owner, answer=None):
+        """Store results [(row, Result)] on rows this owner still holds, and optionally the answer
+        (request id, http status, body), in one transaction; returns the changes that applied.
+
+        `row` is what accept() or claim() returned: its id, attempts and retry_since.
+        """
         now = self.clock()
-        rows = []
-        with self.session.begin() as db:
-            for delivery_id, result in outcomes:
-                row = db.get(Delivery, delivery_id)
-                if row is None or row.lease_owner != owner or row.status != PENDING:
-                    continue  # the lease ran out and another process took it over
-                self._apply(row, result, now)
-                rows.append(row)
-        return rows
+        changes = [self._changes(row, result, now) for row, result in outcomes]
+        applied = []
+        with self.writing() as conn:
+            if answer:
+                request_id, http_status, body = answer
+                conn.execute(SET_ANSWER, {"_id": request_id, "http_status": http_status, "answer": body})
+            for change in changes:  # one guarded UPDATE each; rowcount says whether the lease held
+                if conn.execute(SET_RESULT, {**change, "_owner": owner}).rowcount:
+                    applied.append(change)
+        return applied
 
     def claim(self, owner, limit, lease_seconds):
         """Lease up to `limit` due rows to `owner`; SKIP LOCKED keeps workers apart on PostgreSQL."""
         now = self.clock()
-        due = (select(Delivery.id)
-               .where(Delivery.status == PENDING, Delivery.next_attempt_at <= now,
-                      or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-               .order_by(Delivery.next_attempt_at).limit(limit)
+        due = (select(D.id)
+               .where(D.status == PENDING, D.next_attempt_at <= now,
+                      or_(D.lease_until.is_(None), D.lease_until < now))
+               .order_by(D.next_attempt_at).limit(limit)
                .with_for_update(skip_locked=True))
-        with self.session.begin() as db:
-            ids = list(db.scalars(due))
+        with self.writing() as conn:
+            ids = list(conn.execute(due).scalars())
             if not ids:
                 return []
-            db.execute(update(Delivery).where(Delivery.id.in_(ids))
-                       .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds)))
-            return list(db.scalars(select(Delivery).where(Delivery.id.in_(ids), Delivery.lease_owner == owner)))
+            conn.execute(update(DELIVERIES).where(D.id.in_(ids))
+                         .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds)))
+            return list(conn.execute(select(D.id, D.destination, D.payload, D.attempts, D.retry_since)
+                                     .where(D.id.in_(ids), D.lease_owner == owner)))
 
     def release(self, owner):
         """Give back every lease this owner holds (a worker stopping cleanly)."""
-        with self.session.begin() as db:
-            db.execute(update(Delivery).where(Delivery.lease_owner == owner, Delivery.status == PENDING)
-                       .values(lease_owner=None, lease_until=None))
+        with self.writing() as conn:
+            conn.execute(update(DELIVERIES).where(D.lease_owner == owner, D.status == PENDING)
+                         .values(lease_owner=None, lease_until=None))
 
     def get(self, delivery_id):
         """One delivery by id (or unique id prefix), or None."""
@@ -186,31 +226,25 @@ class Ledger:
             return list(db.scalars(query))
 
     def requeue(self, ids=None, failed=False):
-        """Make deliveries due now again (replay); returns how many."""
+        """Make deliveries due now again (replay), with a fresh retry window; returns how many."""
         now = self.clock()
-        query = update(Delivery).values(status=PENDING, outcome=None, next_attempt_at=now, retry_since=now,
-                                        lease_owner=None, lease_until=None, completed_at=None, updated_at=now)
-        if failed:
-            query = query.where(Delivery.status == FAILED)
-        else:
-            query = query.where(Delivery.id.in_(ids or []))
-        with self.session.begin() as db:
-            return db.execute(query).rowcount
+        query = update(DELIVERIES).values(status=PENDING, outcome=None, next_attempt_at=now, retry_since=now,
+                                          lease_owner=None, lease_until=None, completed_at=None, updated_at=now)
+        query = query.where(D.status == FAILED) if failed else query.where(D.id.in_(ids or []))
+        with self.writing() as conn:
+            return conn.execute(query).rowcount
 
     def purge(self, older_than_seconds):
         """Delete finished deliveries and answered requests older than the cut-off; pending stay."""
         cutoff = self.clock() - timedelta(seconds=older_than_seconds)
-        with self.session.begin() as db:
-            gone = db.execute(delete(Delivery).where(Delivery.status != PENDING,
-                                                     Delivery.created_at < cutoff)).rowcount
-            live = select(Delivery.request_id).distinct()
-            db.execute(delete(WebhookRequest).where(WebhookRequest.created_at < cutoff,
-                                                    WebhookRequest.id.not_in(live)))
+        with self.writing() as conn:
+            gone = conn.execute(delete(DELIVERIES).where(D.status != PENDING, D.created_at < cutoff)).rowcount
+            live = select(D.request_id).distinct()
+            conn.execute(delete(REQUESTS).where(REQUESTS.c.created_at < cutoff, REQUESTS.c.id.not_in(live)))
         return gone
 
     def oldest_pending_age(self):
         """Seconds since the oldest pending delivery was accepted (0 when none)."""
-        with self.session() as db:
-            oldest = db.scalar(select(func.min(Delivery.created_at)).where(Delivery.status == PENDING))
+        with self.engine.connect() as conn:
+            oldest = conn.execute(select(func.min(D.created_at)).where(D.status == PENDING)).scalar()
         return 0.0 if oldest is None else max((self.clock() - oldest).total_seconds(), 0.0)
-

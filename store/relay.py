@@ -29,15 +29,17 @@ class Outcome:
         return {"index": self.index, **entry} if batch else entry
 
 
-def _from_result(plan, row, result):
+def _from_result(place, result):
     status = QUEUED if result.transient else result.status
     kind = result.error.kind if result.error else None
-    return Outcome(plan.index, plan.destination, status, result.code, result.message, row.id, kind)
+    plan = place.plan
+    return Outcome(plan.index, plan.destination, status, result.code, result.message, place.id, kind)
 
 
-def _from_row(plan, row, message):
-    status = row.outcome if row.status == DONE else QUEUED
-    return Outcome(plan.index, plan.destination, status, row.last_code, message, row.id)
+def _from_row(place, message):
+    status = place.outcome if place.status == DONE else QUEUED
+    plan = place.plan
+    return Outcome(plan.index, plan.destination, status, place.last_code, message, place.id)
 
 
 class Relay:
@@ -47,29 +49,42 @@ class Relay:
         self.ledger, self.dispatcher, self.timeout = ledger, dispatcher, timeout
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="relay")
 
-    def submit(self, plans, key=None, respond_async=False):
-        """Write the rows, then (unless async) send them; returns (request id, [Outcome])."""
+    def submit(self, plans, build_answer, key=None, respond_async=False):
+        """Write the rows, send them (unless async), then record results and answer together.
+
+        build_answer(request id, [Outcome]) -> (http status, body); returns (http status, body, outcomes).
+        """
         owner = None if respond_async else new_id()
         request_id, placed = self.ledger.accept(plans, key, lease_owner=owner,
                                                 lease_seconds=self.timeout * 2 + 30)
-        fresh = [(plan, row) for plan, row, is_new in placed if is_new]
-        sent = {} if respond_async else self._send(fresh, owner)
+        fresh = [place for place in placed if place.is_new]
+        sent, late = ({}, []) if respond_async else self._send(fresh)
         outcomes = []
-        for plan, row, is_new in placed:
-            if row.id in sent:
-                outcomes.append(_from_result(plan, row, sent[row.id]))
-            elif is_new:
-                outcomes.append(_from_row(plan, row, "accepted; the worker will send it"))
+        for place in placed:
+            if place.id in sent:
+                outcomes.append(_from_result(place, sent[place.id]))
+            elif place.is_new:
+                outcomes.append(_from_row(place, "accepted; the worker will send it"))
             else:
-                outcomes.append(_from_row(plan, row, "answered from an earlier identical request"))
-        return request_id, outcomes
+                outcomes.append(_from_row(place, "answered from an earlier identical request"))
+        status, body = build_answer(request_id, outcomes)
+        by_id = {place.id: place for place in fresh}
+        self.ledger.record([(by_id[i], result) for i, result in sent.items()], owner,
+                           answer=(request_id, status, body) if key else None)
+        for future, place in late:  # a hanging upstream: answer now, record whenever it ends
+            future.add_done_callback(lambda f, p=place: self.ledger.record([(p, f.result())], owner))
+        return status, body, outcomes
 
-    def _send(self, fresh, owner):
-        futures = {self.pool.submit(self.dispatcher.send, row.destination, row.payload): row.id
-                   for _, row in fresh}
+    def _send(self, fresh):
+        """({delivery id: Result} that ended in time, [(future, Placed)] still running).
+
+        One delivery is sent on the request's own thread: requests' connect and read timeouts
+        (UPSTREAM_TIMEOUT) bound a silent upstream, and a hop through the pool costs about a
+        millisecond of CPU under load. Several go out in parallel with one overall deadline.
+        """
+        if len(fresh) == 1:
+            return {fresh[0].id: self.dispatcher.send(fresh[0].plan.destination, fresh[0].plan.payload)}, []
+        futures = {self.pool.submit(self.dispatcher.send, p.plan.destination, p.plan.payload): p
+                   for p in fresh}
         done, late = wait(futures, timeout=self.timeout + GRACE_SECONDS)
-        results = {futures[f]: f.result() for f in done}
-        self.ledger.record(list(results.items()), owner)
-        for future in late:  # a hanging upstream: answer now, record whenever it ends
-            future.add_done_callback(lambda f, i=futures[future]: self.ledger.record([(i, f.result())], owner))
-        return results
+        return {futures[f].id: f.result() for f in done}, [(f, futures[f]) for f in late]

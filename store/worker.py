@@ -25,10 +25,12 @@ class Worker:
         if not rows:
             return 0
         futures = {self.pool.submit(self.dispatcher.send, row.destination, row.payload): row for row in rows}
-        results = [(futures[f].id, f.result()) for f in as_completed(futures)]
-        for row in self.ledger.record(results, self.id):
+        results = [(futures[f], f.result()) for f in as_completed(futures)]
+        destination = {row.id: row.destination for row in rows}
+        for change in self.ledger.record(results, self.id):
             log.info("delivery id=%s destination=%s status=%s outcome=%s attempts=%d code=%s",
-                     row.id, row.destination, row.status, row.outcome, row.attempts, row.last_code)
+                     change["_id"], destination[change["_id"]], change["status"], change["outcome"],
+                     change["attempts"], change["last_code"])
         return len(rows)
 
     def drain(self):

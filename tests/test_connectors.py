@@ -187,3 +187,27 @@ def test_xmlrpc_body_is_standard_library_xml(mailkit):
     body = mailkit_for(mailkit, "xmlrpc").xmlrpc_body(mk_payload(timeout_days=14))
     params, method = xmlrpc.client.loads(body)
     assert method == "mailkit.email.unsubscribe" and params[-1] == {"timeout": True, "timeout_days": 14}
+
+
+def test_https_proxy_is_honoured(monkeypatch, justclick):
+    """HTTPS_PROXY/HTTP_PROXY route calls through the proxy (Mailkit's IP whitelist on a PaaS)."""
+    seen = []
+    from tests.fakes import FakeServer
+
+    class Proxy(FakeServer):
+        def handle(self, path, headers, body):
+            seen.append(path)  # a forward proxy receives the absolute URL
+            return 200, "application/json", b'{"error_code": 0, "error_text": "", "hash": "x"}'
+
+    proxy = Proxy().start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base)
+        monkeypatch.setenv("NO_PROXY", "")
+        result = justclick_for(justclick).send(jc_payload())
+        assert seen and seen[0].startswith("http://127.0.0.1:") and result.error.kind == "verification"
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        seen.clear()
+        justclick_for(justclick).send(jc_payload())
+        assert seen == []
+    finally:
+        proxy.stop()

@@ -232,14 +232,13 @@ def test_readyz_turns_unhealthy_before_24_hours(store_app, justclick, clock):
     assert response.json["store"]["oldest_pending_seconds"] > 12 * HOUR
 
 
-def test_store_down_means_nothing_accepted_and_retry(make_app, justclick):
-    app = make_app(DATABASE_URL=None)
-    app.extensions["ledger"].engine.dispose()
-    from store.db import make_engine
-    app.extensions["ledger"].engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
-    from sqlalchemy.orm import sessionmaker
-    app.extensions["ledger"].session = sessionmaker(app.extensions["ledger"].engine)
+def test_store_down_means_nothing_accepted_and_retry(env, justclick):
+    from app import create_app
+    app = create_app({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"})
     response = post(app.test_client(), {"email": A}, route="justclick")
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "nothing was accepted" in response.json["message"]
     assert justclick.requests == []
-    assert app.test_client().get("/readyz").status_code == 503
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503 and ready.json["store"] == {"reachable": False}
+    app.extensions["ledger"].engine.dispose()

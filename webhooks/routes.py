@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.fields import TRUTHY
 from schemas.inbound import canonical, read_items
-from schemas.request import UnsubscribeRequestSchema
+from schemas.request import REQUEST_SCHEMA
 from store.ledger import Planned
 from webhooks import answers, intake
 from webhooks.auth import authorize
@@ -18,7 +18,6 @@ from webhooks.logs import webhook_line
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 DESTINATION_OF = {"justclick": "justclick", "mailkit": "mailkit", "unsubscribe": "all"}
 CONTROL_ARGS = {"token", "dry_run"}
-REQUEST_SCHEMA = UnsubscribeRequestSchema()
 
 
 def plan_for(index, destination, payload):
@@ -88,11 +87,10 @@ def hook(route):
     plans = [plan_for(index, name, payload) for index, _, payloads in items for name, payload in payloads.items()]
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
     try:
-        request_id, outcomes = current_app.extensions["relay"].submit(plans, key, respond_async)
+        status, answer, outcomes = current_app.extensions["relay"].submit(
+            plans, lambda rid, outs: answers.build(rid, outs, inbound.batch), key, respond_async)
     except IntegrityError:  # the same key arrived twice at once: the other one answers
         return _replay(ledger.stored_answer(key))
-    status, answer = answers.build(request_id, outcomes, inbound.batch)
-    ledger.store_answer(request_id, status, answer)
     targets = {plan.index: plan.target for plan in plans}
     webhook_line(request.path, inbound.source, auth, outcomes, status,
                  (time.monotonic() - started) * 1000, targets)
