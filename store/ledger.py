@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from store.models import DONE, FAILED, PENDING, Delivery, WebhookRequest
@@ -74,34 +75,37 @@ class Placed:
 
 
 class _FileLock:
-    """SQLite has one writer at a time. Writers queue here, on a thread lock and then an flock beside
-    the database file, and block until it is free: SQLite's own busy handler polls with sleeps of up
-    to 100 ms, which cost most of the throughput when two web processes write."""
+    """SQLite has one writer at a time. Writing processes queue on an flock beside the database file
+    and block until it is free: SQLite's own busy handler polls with sleeps of up to 100 ms, which
+    cost most of the throughput when two web processes write."""
 
     def __init__(self, path):
-        self.path, self.thread_lock, self.fd = path, threading.Lock(), None
+        self.path, self.fd = path, None
 
     def __enter__(self):
-        self.thread_lock.acquire()
-        try:
-            if self.fd is None:
-                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except BaseException:
-            self.thread_lock.release()
-            raise
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
 
     def __exit__(self, *exc):
         fcntl.flock(self.fd, fcntl.LOCK_UN)
-        self.thread_lock.release()
 
 
-def sqlite_write_lock(engine):
-    """The cross-process write lock for a file database (a thread lock for :memory:)."""
-    path = engine.url.database
+def process_write_lock(engine):
+    """The cross-process write lock for a SQLite file; other databases lock rows themselves."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
     if not path or path == ":memory:":
-        return threading.Lock()
+        return nullcontext()
     return _FileLock(os.path.abspath(path) + ".writelock")
+
+
+class _Job:
+    """One piece of write work waiting for a shared transaction."""
+
+    __slots__ = ("work", "result", "error", "done")
+
+    def __init__(self, work):
+        self.work, self.result, self.error, self.done = work, None, None, False
 
 
 class InProgress(Exception):
@@ -116,15 +120,46 @@ class Ledger:
         self.engine = engine
         self.session = sessionmaker(engine, expire_on_commit=False)
         self._writer = engine.execution_options(sqlite_write=True)
-        self._write_lock = sqlite_write_lock(engine) if engine.dialect.name == "sqlite" else nullcontext()
+        self._thread_lock = threading.Lock()  # one writing thread per process at a time
+        self._file_lock = process_write_lock(engine)
+        self._queue, self._queue_lock = [], threading.Lock()
         self.clock, self.rand = clock, rand
         self.retry_base, self.retry_max_age, self.dedup_window = retry_base, retry_max_age, dedup_window
 
     @contextmanager
     def writing(self):
         """One write transaction (a Core connection), committed on success."""
-        with self._write_lock, self._writer.begin() as conn:
+        with self._thread_lock, self._file_lock, self._writer.begin() as conn:
             yield conn
+
+    def _combined(self, work):
+        """Run work(conn) in a write transaction shared with the work other threads queued meanwhile.
+
+        Group commit by flat combining: whoever gets the lock runs everything queued in one
+        transaction, so under load a commit (and on SQLite the file lock) serves many webhooks.
+        A job's own expected failures must be caught inside `work` (under a savepoint); anything
+        else fails the whole batch, and every job in it raises.
+        """
+        job = _Job(work)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._thread_lock:
+            if not job.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    with self._file_lock, self._writer.begin() as conn:
+                        for queued in batch:
+                            queued.result = queued.work(conn)
+                except Exception as exc:
+                    for queued in batch:
+                        queued.error = exc
+                finally:
+                    for queued in batch:
+                        queued.done = True
+        if job.error is not None:
+            raise job.error
+        return job.result
 
     def stored_answer(self, key):
         """(http status, answer) stored for an idempotency key; None if unseen; InProgress if pending."""
@@ -152,10 +187,15 @@ class Ledger:
         now = self.clock()
         request_id = new_id()
         lease_until = now + timedelta(seconds=lease_seconds) if lease_owner else None
-        placed, rows = [], []
-        with self.writing() as conn:
+
+        def work(conn):
             if key:  # the request row exists to replay its answer to a repeat of the same key
-                conn.execute(INSERT_REQUEST, {"id": request_id, "idempotency_key": key, "created_at": now})
+                try:
+                    with conn.begin_nested():
+                        conn.execute(INSERT_REQUEST, {"id": request_id, "idempotency_key": key, "created_at": now})
+                except IntegrityError as exc:
+                    return exc
+            placed, rows = [], []
             for plan in plans:
                 earlier = self._duplicate(conn, plan, now)
                 if earlier is not None:
@@ -173,6 +213,11 @@ class Ledger:
                 placed.append(Placed(plan, row_id, True, attempts=0, retry_since=now))
             if rows:
                 conn.execute(INSERT_DELIVERY, rows)
+            return placed
+
+        placed = self._combined(work)
+        if isinstance(placed, IntegrityError):
+            raise placed
         return request_id, placed
 
     def backoff(self, attempts):
@@ -204,15 +249,15 @@ class Ledger:
         """
         now = self.clock()
         changes = [self._changes(row, result, now) for row, result in outcomes]
-        applied = []
-        with self.writing() as conn:
+
+        def work(conn):
             if answer:
                 request_id, http_status, body = answer
                 conn.execute(SET_ANSWER, {"_id": request_id, "http_status": http_status, "answer": body})
-            for change in changes:  # one guarded UPDATE each; rowcount says whether the lease held
-                if conn.execute(SET_RESULT, {**change, "_owner": owner}).rowcount:
-                    applied.append(change)
-        return applied
+            # One guarded UPDATE each; rowcount says whether the lease still held.
+            return [c for c in changes if conn.execute(SET_RESULT, {**c, "_owner": owner}).rowcount]
+
+        return self._combined(work)
 
     def claim(self, owner, limit, lease_seconds):
         """Lease up to `limit` due rows to `owner`; SKIP LOCKED keeps workers apart on PostgreSQL."""

@@ -242,3 +242,32 @@ def test_store_down_means_nothing_accepted_and_retry(env, justclick):
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503 and ready.json["store"] == {"reachable": False}
     app.extensions["ledger"].engine.dispose()
+
+
+def test_group_commit_isolates_a_duplicate_key(store_app):
+    """Threads writing at once share transactions; a taken key fails only its own request."""
+    import threading
+
+    from sqlalchemy.exc import IntegrityError
+
+    from store.ledger import Planned
+
+    ledger = store_app.extensions["ledger"]
+    outcomes, start = {}, threading.Barrier(24)
+
+    def accept(n, key):
+        plan = Planned(0, "justclick", f"g{n}@example.com", "Main", None, {},
+                       {"lead_email": f"g{n}@example.com", "rass_name": "Main"})
+        start.wait()
+        try:
+            outcomes[n] = ledger.accept([plan], key=key)
+        except IntegrityError:
+            outcomes[n] = "taken"
+
+    threads = [threading.Thread(target=accept, args=(n, "dup" if n < 2 else f"k{n}")) for n in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(str(o) for o in outcomes.values()).count("taken") == 1
+    assert len(rows(store_app)) == 23
