@@ -72,10 +72,19 @@ class Connector:
         self.timeout = (min(3.05, timeout), timeout)  # (connect, read) seconds
         self.session = session or new_session(url)
 
-    def post(self, **kwargs):
-        """POST to the upstream; network failures and 5xx become APIConnectionError."""
+    def post(self, body, content_type):
+        """POST bytes to the upstream; network failures and 5xx become APIConnectionError."""
+        # A request prepared here and handed to Session.send: Session.request would re-merge
+        # session settings, cookies and hooks and re-parse the URL on every call.
+        prepared = requests.PreparedRequest()
+        prepared.method, prepared.url, prepared.body = "POST", self.url, body
+        prepared.headers = requests.structures.CaseInsensitiveDict({
+            **self.session.headers, "Content-Type": content_type, "Content-Length": str(len(body))})
+        prepared.hooks = {"response": []}
+        prepared._cookies = None
         try:
-            response = self.session.post(self.url, timeout=self.timeout, **kwargs)
+            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                                         proxies=self.session.proxies, verify=self.session.verify)
         except requests.Timeout:
             raise APIConnectionError(f"{self.name} did not answer within {self.timeout[1]:g} s") from None
         except requests.RequestException as exc:

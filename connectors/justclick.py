@@ -70,8 +70,7 @@ class JustClick(Connector):
         return {"url": self.url, "form": {**payload, "hash": "***"}}
 
     def call(self, payload):
-        response = self.post(data=self.body(payload).encode("ascii"),
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response = self.post(self.body(payload).encode("ascii"), "application/x-www-form-urlencoded")
         answer = self._verified(response)
         code = answer["error_code"]
         if code == 0:

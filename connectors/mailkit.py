@@ -1,5 +1,6 @@
 """Mailkit mailkit.email.unsubscribe over its JSON or XML-RPC transport."""
 
+import json
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
@@ -78,9 +79,9 @@ class Mailkit(Connector):
         sent = params.get("email") or str(params.get("ID_email"))
         if self.transport == "xmlrpc":
             body = self.xmlrpc_body(params).encode("utf-8")
-            response = self.post(data=body, headers={"Content-Type": "text/xml; charset=utf-8"})
+            response = self.post(body, "text/xml; charset=utf-8")
             return self._xmlrpc_result(response, sent)
-        response = self.post(json=self.json_body(params))
+        response = self.post(json.dumps(self.json_body(params)).encode("utf-8"), "application/json")
         return self._json_result(response, sent)
 
     def _json_result(self, response, sent):

@@ -25,7 +25,8 @@ def _sqlite_begin(conn):
     # A write transaction takes the write lock up front: a deferred one that reads and then writes
     # can fail with SQLITE_BUSY when another writer got there first, whatever the busy timeout.
     writing = conn.get_execution_options().get("sqlite_write")
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+    # Straight to the driver: this runs once per transaction, on the hot path.
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def make_engine(url):

@@ -123,13 +123,32 @@ class Ledger:
         self._thread_lock = threading.Lock()  # one writing thread per process at a time
         self._file_lock = process_write_lock(engine)
         self._queue, self._queue_lock = [], threading.Lock()
+        self._conn = None  # the process's write connection, used under _thread_lock only
         self.clock, self.rand = clock, rand
         self.retry_base, self.retry_max_age, self.dedup_window = retry_base, retry_max_age, dedup_window
 
     @contextmanager
+    def _transaction(self):
+        """A write transaction on the process's one write connection (caller holds _thread_lock).
+
+        Writes are serialized per process anyway, so one kept connection spares a pool checkout
+        and return per transaction; a connection that failed is dropped and made anew next time.
+        """
+        if self._conn is None:
+            self._conn = self._writer.connect()
+        try:
+            with self._file_lock, self._conn.begin():
+                yield self._conn
+        except Exception:
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
+            raise
+
+    @contextmanager
     def writing(self):
         """One write transaction (a Core connection), committed on success."""
-        with self._thread_lock, self._file_lock, self._writer.begin() as conn:
+        with self._thread_lock, self._transaction() as conn:
             yield conn
 
     def _combined(self, work):
@@ -148,7 +167,7 @@ class Ledger:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 try:
-                    with self._file_lock, self._writer.begin() as conn:
+                    with self._transaction() as conn:
                         for queued in batch:
                             queued.result = queued.work(conn)
                 except Exception as exc:
@@ -160,6 +179,14 @@ class Ledger:
         if job.error is not None:
             raise job.error
         return job.result
+
+    def close(self):
+        """Close the write connection and the engine's pool."""
+        with self._thread_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        self.engine.dispose()
 
     def stored_answer(self, key):
         """(http status, answer) stored for an idempotency key; None if unseen; InProgress if pending."""

@@ -58,7 +58,7 @@ def make_app(env):
         return app
     yield build
     for app in built:
-        app.extensions["ledger"].engine.dispose()
+        app.extensions["ledger"].close()
 
 
 @pytest.fixture
@@ -152,4 +152,4 @@ def store_app(store_env):
     app = create_app(store_env)
     upgrade(app.extensions["ledger"].engine)
     yield app
-    app.extensions["ledger"].engine.dispose()
+    app.extensions["ledger"].close()

@@ -241,7 +241,7 @@ def test_store_down_means_nothing_accepted_and_retry(env, justclick):
     assert justclick.requests == []
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503 and ready.json["store"] == {"reachable": False}
-    app.extensions["ledger"].engine.dispose()
+    app.extensions["ledger"].close()
 
 
 def test_group_commit_isolates_a_duplicate_key(store_app):

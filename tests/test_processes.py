@@ -151,7 +151,7 @@ def test_two_workers_on_postgres_never_send_twice(request, pg_database, env, jus
         conn.execute("TRUNCATE deliveries, webhook_requests")
     pg_env = {**env, "DATABASE_URL": pg_database}
     app = create_app(pg_env)
-    request.addfinalizer(app.extensions["ledger"].engine.dispose)
+    request.addfinalizer(app.extensions["ledger"].close)
     emails = [f"w{i}@example.com" for i in range(160)]
     queue(app, justclick, emails)
     justclick.delay = 0.01
