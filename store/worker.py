@@ -2,7 +2,8 @@
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 
 from store.ledger import new_id
 
@@ -24,14 +25,19 @@ class Worker:
         rows = self.ledger.claim(self.id, self.concurrency * 4, self.lease_seconds)
         if not rows:
             return 0
-        futures = {self.pool.submit(self.dispatcher.send, row.destination, row.payload): row for row in rows}
-        results = [(futures[f], f.result()) for f in as_completed(futures)]
-        destination = {row.id: row.destination for row in rows}
+        futures = self._submit(rows)
+        self._record([(futures[f], f.result()) for f in as_completed(futures)])
+        return len(rows)
+
+    def _submit(self, rows):
+        return {self.pool.submit(self.dispatcher.send, row.destination, row.payload): row for row in rows}
+
+    def _record(self, results):
+        destination = {row.id: row.destination for row, _ in results}
         for change in self.ledger.record(results, self.id):
             log.info("delivery id=%s destination=%s status=%s outcome=%s attempts=%d code=%s",
                      change["_id"], destination[change["_id"]], change["status"], change["outcome"],
                      change["attempts"], change["last_code"])
-        return len(rows)
 
     def drain(self):
         """Run batches until nothing is due; returns how many rows were handled."""
@@ -44,19 +50,44 @@ class Worker:
         return handled
 
     def run(self):
-        """Loop until stop(); in-flight sends finish and unsent leases are given back."""
+        """Loop until stop(): `concurrency` sends in flight, refilled as they finish.
+
+        Up to twice that many rows are claimed, so the pool's threads never wait for a claim; one
+        claim serves many sends, and each set of finished sends is recorded in one transaction.
+        After stop(), what was claimed is sent and recorded; leases not used are given back.
+        """
         log.info("worker %s started: concurrency=%d", self.id[:8], self.concurrency)
-        while not self.stopping.is_set():
-            try:
-                count = self.run_once()
-            except Exception:  # the store blinked: keep the process, try again shortly
-                log.exception("worker batch failed; retrying")
-                count = 0
-            if not count:
+        inflight, idle_until, capacity = {}, 0.0, 2 * self.concurrency
+        while True:
+            stopping = self.stopping.is_set()
+            if not stopping and len(inflight) <= self.concurrency and time.monotonic() >= idle_until:
+                rows = self._claim(capacity - len(inflight))
+                inflight.update(self._submit(rows))
+                idle_until = 0.0 if rows else time.monotonic() + self.poll_seconds
+            if not inflight:
+                if stopping:
+                    break
                 self.stopping.wait(self.poll_seconds)
+                continue
+            done, _ = wait(inflight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+            if done:
+                self._record_safely([(inflight.pop(f), f.result()) for f in done])
         self.ledger.release(self.id)
         self.pool.shutdown(wait=True)
         log.info("worker %s stopped", self.id[:8])
+
+    def _claim(self, limit):
+        try:
+            return self.ledger.claim(self.id, limit, self.lease_seconds)
+        except Exception:  # the store blinked: keep the process, try again shortly
+            log.exception("claim failed; retrying")
+            return []
+
+    def _record_safely(self, results):
+        try:
+            self._record(results)
+        except Exception:  # the rows keep their lease and come back when it runs out
+            log.exception("recording %d results failed; their leases will expire and be retried", len(results))
 
     def stop(self, *_):
         """Ask the loop to finish its current batch and exit (SIGTERM, SIGINT)."""
