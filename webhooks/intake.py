@@ -13,6 +13,8 @@ FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 SNIFFED = ("", "text/plain", "application/octet-stream")
 MAX_FIELDS = 1000
+MAX_DEPTH = 32
+DEEP = "The body is nested too deeply."
 
 
 class BadBody(Exception):
@@ -116,9 +118,25 @@ def parse_xml(raw):
 PARSERS = {"json": parse_json, "xml": parse_xml, "form": parse_form}
 
 
+def shallow(body, limit=MAX_DEPTH):
+    """True when no list or object in `body` is nested deeper than `limit` (checked without recursion)."""
+    stack = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return True
+
+
 def parse(mimetype, raw, form_reader):
     """The parsed body for one request; form_reader() returns multipart fields as pairs."""
     kind = kind_of(mimetype, raw)
-    if kind == "multipart":
-        return collect(form_reader())
-    return PARSERS[kind](raw)
+    try:
+        body = collect(form_reader()) if kind == "multipart" else PARSERS[kind](raw)
+    except RecursionError:
+        raise BadBody(DEEP) from None
+    if not shallow(body):
+        raise BadBody(DEEP)
+    return body
