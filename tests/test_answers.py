@@ -181,3 +181,14 @@ def test_one_log_line_per_webhook_without_address_or_secret(client, justclick, e
     everything = caplog.text
     for secret in (A, env["JUSTCLICK_SECRET"], env["WEBHOOK_TOKENS"].split(",")[-1].strip()):
         assert secret not in everything
+
+
+@pytest.mark.parametrize("body, token, line", [
+    ({"email": "not-an-address"}, "tok-primary-0123456789", "http=422 status=rejected fields=email"),
+    ({"email": A}, "wrong", "http=401 status=unauthorized fields=-"),
+])
+def test_refused_webhooks_are_logged_without_values(client, caplog, body, token, line):
+    with caplog.at_level("INFO", logger="unsub_relay"):
+        post(client, body, token=token)
+    [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("webhook ")]
+    assert line in logged and "not-an-address" not in caplog.text and A not in caplog.text

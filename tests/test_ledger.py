@@ -237,7 +237,7 @@ def test_store_down_means_nothing_accepted_and_retry(env, justclick):
     app = create_app({**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none"})
     response = post(app.test_client(), {"email": A}, route="justclick")
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
-    assert "nothing was accepted" in response.json["message"]
+    assert "ledger is unavailable" in response.json["message"]
     assert justclick.requests == []
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503 and ready.json["store"] == {"reachable": False}

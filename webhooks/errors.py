@@ -2,7 +2,9 @@
 
 import logging
 
-from flask import current_app
+import time
+
+from flask import current_app, g, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -18,7 +20,18 @@ log = logging.getLogger("unsub_relay.web")
 
 
 def _answer(status, body, headers=None):
+    if request.path.startswith("/hooks/"):
+        _log_refusal(status, body)
     return respond(status, body, current_app.config["SETTINGS"], headers=headers)
+
+
+def _log_refusal(status, body):
+    """The one line for a webhook that was refused: field names only, never their values."""
+    started = g.get("started")
+    duration = (time.monotonic() - started) * 1000 if started else 0.0
+    fields = ",".join(str(k) for k in (body.get("errors") or {})) or "-"
+    log.info("webhook route=%s http=%d status=%s fields=%s duration_ms=%.1f",
+             request.path, status, body.get("status"), fields, duration)
 
 
 def not_authorized(exc):
@@ -46,9 +59,9 @@ def in_progress(exc):
 
 def store_down(exc):
     log.error("ledger unavailable: %s", type(exc).__name__)
-    return _answer(503, {"status": "failed", "message": "The delivery ledger is unavailable, so nothing "
-                         "was accepted; retry shortly (run `flask db upgrade` if it was never created)."},
-                   {"Retry-After": "30"})
+    return _answer(503, {"status": "failed", "message": "The delivery ledger is unavailable; retry shortly. "
+                         "Anything already accepted is still delivered (run `flask db upgrade` if the ledger "
+                         "was never created)."}, {"Retry-After": "30"})
 
 
 def http_error(exc):

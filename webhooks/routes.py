@@ -3,7 +3,7 @@
 import hashlib
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -57,6 +57,11 @@ def idempotency_key(route, auth, inbound):
     return key if len(key) <= 300 else f"{route}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+@bp.before_request
+def _start_clock():
+    g.started = time.monotonic()
+
+
 def _replay(stored):
     status, body = stored
     return answers.respond(status, body, current_app.config["SETTINGS"],
@@ -66,7 +71,6 @@ def _replay(stored):
 @bp.route("/<any(justclick, mailkit, unsubscribe):route>", methods=["POST", "PUT"])
 def hook(route):
     """Receive one webhook (or a batch) and answer only after the upstream answer was verified."""
-    started = time.monotonic()
     settings = current_app.config["SETTINGS"]
     dispatcher, ledger = current_app.extensions["dispatcher"], current_app.extensions["ledger"]
     raw = request.get_data(cache=True)
@@ -93,7 +97,7 @@ def hook(route):
         return _replay(ledger.stored_answer(key))
     targets = {plan.index: plan.target for plan in plans}
     webhook_line(request.path, inbound.source, auth, outcomes, status,
-                 (time.monotonic() - started) * 1000, targets)
+                 (time.monotonic() - g.started) * 1000, targets)
     return answers.respond(status, answer, settings, redirect_to=items[0][1].redirect)
 
 
