@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import jsonify, redirect, render_template, request
+from flask import g, jsonify, redirect, render_template, request
 
 from webhooks.intake import FORM, MULTIPART
 
@@ -37,12 +37,7 @@ def build(request_id, outcomes, batch):
 
 def wants_page():
     """A person's browser posted a form (and it is no RFC 8058 one-click POST, which never redirects)."""
-    if request.mimetype not in (FORM, MULTIPART):
-        return False
-    try:
-        if "List-Unsubscribe" in request.form:
-            return False
-    except Exception:  # an oversized or broken body: answer it as JSON
+    if request.mimetype not in (FORM, MULTIPART) or g.get("one_click"):
         return False
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 

@@ -76,6 +76,7 @@ def hook(route):
     raw = request.get_data(cache=True)
     auth = authorize(settings, request, raw)
     body = intake.parse(request.mimetype, raw, lambda: request.form.items(multi=True))
+    g.one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
     defaults = canonical({k: v for k, v in request.args.items() if k not in CONTROL_ARGS})
     inbound = read_items(body, defaults)
     if inbound.ping:
