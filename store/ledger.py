@@ -4,13 +4,10 @@ The hot path (accept, record, claim) uses SQLAlchemy Core statements: the ORM's 
 cost more than the database itself did per webhook.
 """
 
-import atexit
 import fcntl
-import logging
 import os
 import random
 import threading
-import time
 import uuid
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -23,8 +20,6 @@ from sqlalchemy.orm import sessionmaker
 from store.models import DONE, FAILED, PENDING, Delivery, WebhookRequest
 
 MAX_BACKOFF_SECONDS = 3600.0
-FLUSH_DELAY_SECONDS = 0.002  # lets a few more results join the flusher's transaction
-log = logging.getLogger("unsub_relay.ledger")
 DELIVERIES, REQUESTS = Delivery.__table__, WebhookRequest.__table__
 D = DELIVERIES.c
 
@@ -129,7 +124,6 @@ class Ledger:
         self._file_lock = process_write_lock(engine)
         self._queue, self._queue_lock = [], threading.Lock()
         self._conn = None  # the process's write connection, used under _thread_lock only
-        self._wake, self._flusher, self._closed = threading.Event(), None, False
         self.clock, self.rand = clock, rand
         self.retry_base, self.retry_max_age, self.dedup_window = retry_base, retry_max_age, dedup_window
 
@@ -153,11 +147,9 @@ class Ledger:
 
     @contextmanager
     def writing(self):
-        """One write transaction (a Core connection), committed on success, after what is queued."""
-        with self._thread_lock:
-            self._run_queue()
-            with self._transaction() as conn:
-                yield conn
+        """One write transaction (a Core connection), committed on success."""
+        with self._thread_lock, self._transaction() as conn:
+            yield conn
 
     def _combined(self, work):
         """Run work(conn) in a write transaction shared with the work other threads queued meanwhile.
@@ -167,71 +159,29 @@ class Ledger:
         A job's own expected failures must be caught inside `work` (under a savepoint); anything
         else fails the whole batch, and every job in it raises.
         """
-        job = self._enqueue(work)
+        job = _Job(work)
+        with self._queue_lock:
+            self._queue.append(job)
         with self._thread_lock:
             if not job.done:
-                self._run_queue()
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    with self._transaction() as conn:
+                        for queued in batch:
+                            queued.result = queued.work(conn)
+                except Exception as exc:
+                    for queued in batch:
+                        queued.error = exc
+                finally:
+                    for queued in batch:
+                        queued.done = True
         if job.error is not None:
             raise job.error
         return job.result
 
-    def _enqueue(self, work):
-        job = _Job(work)
-        with self._queue_lock:
-            self._queue.append(job)
-        return job
-
-    def _run_queue(self):
-        """Run every queued job in one transaction, in order (caller holds _thread_lock)."""
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-        if not batch:
-            return
-        try:
-            with self._transaction() as conn:
-                for queued in batch:
-                    queued.result = queued.work(conn)
-        except Exception as exc:
-            for queued in batch:
-                queued.error = exc
-        finally:
-            for queued in batch:
-                queued.done = True
-
-    def flush(self):
-        """Write whatever record_later() queued, now. Reads in this process call it first."""
-        if self._queue:
-            with self._thread_lock:
-                self._run_queue()
-
-    def _flush_forever(self):
-        while not self._closed:
-            self._wake.wait()
-            self._wake.clear()
-            if self._closed:
-                return
-            time.sleep(FLUSH_DELAY_SECONDS)
-            with self._thread_lock:
-                with self._queue_lock:
-                    batch = list(self._queue)
-                self._run_queue()
-            for job in batch:  # the rows keep their lease: the worker sends them again later
-                if job.error is not None:
-                    log.error("recording a result failed (%s); the worker will retry the delivery",
-                              type(job.error).__name__)
-
-    def _start_flusher(self):
-        with self._queue_lock:
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._flush_forever, name="ledger-flush", daemon=True)
-                self._flusher.start()
-                atexit.register(self.flush)  # a graceful stop (SIGTERM) writes what is queued
-
     def close(self):
-        """Write what is queued, stop the flusher, close the write connection and the engine's pool."""
-        self.flush()
-        self._closed = True
-        self._wake.set()
+        """Close the write connection and the engine's pool."""
         with self._thread_lock:
             if self._conn is not None:
                 self._conn.close()
@@ -240,7 +190,6 @@ class Ledger:
 
     def stored_answer(self, key):
         """(http status, answer) stored for an idempotency key; None if unseen; InProgress if pending."""
-        self.flush()
         with self.engine.connect() as conn:
             row = conn.execute(STORED_ANSWER, {"key": key}).first()
         if row is None:
@@ -337,20 +286,6 @@ class Ledger:
 
         return self._combined(work)
 
-    def record_later(self, outcomes, owner):
-        """Queue results to be written within milliseconds, batched with others, without waiting.
-
-        For the web process's answer path: the rows were committed before the send and stay leased
-        to `owner` until this lands, so a crash in between means a resend (at least once).
-        """
-        now = self.clock()
-        changes = [self._changes(row, result, now) for row, result in outcomes]
-        if not changes:
-            return
-        self._enqueue(lambda conn: [c for c in changes if conn.execute(SET_RESULT, {**c, "_owner": owner}).rowcount])
-        self._start_flusher()
-        self._wake.set()
-
     def claim(self, owner, limit, lease_seconds):
         """Lease up to `limit` due rows to `owner`; SKIP LOCKED keeps workers apart on PostgreSQL."""
         now = self.clock()
@@ -376,7 +311,6 @@ class Ledger:
 
     def get(self, delivery_id):
         """One delivery by id (or unique id prefix), or None."""
-        self.flush()
         with self.session() as db:
             row = db.get(Delivery, delivery_id)
             if row is None and len(delivery_id) >= 6:
@@ -386,7 +320,6 @@ class Ledger:
 
     def find(self, status=None, target=None, limit=100):
         """Deliveries, newest first, filtered by status and/or target address."""
-        self.flush()
         query = select(Delivery).order_by(Delivery.created_at.desc()).limit(limit)
         if status:
             query = query.where(Delivery.status == status)
@@ -415,7 +348,6 @@ class Ledger:
 
     def oldest_pending_age(self):
         """Seconds since the oldest pending delivery was accepted (0 when none)."""
-        self.flush()
         with self.engine.connect() as conn:
             oldest = conn.execute(select(func.min(D.created_at)).where(D.status == PENDING)).scalar()
         return 0.0 if oldest is None else max((self.clock() - oldest).total_seconds(), 0.0)

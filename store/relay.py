@@ -69,11 +69,8 @@ class Relay:
                 outcomes.append(_from_row(place, "answered from an earlier identical request"))
         status, body = build_answer(request_id, outcomes)
         by_id = {place.id: place for place in fresh}
-        results = [(by_id[i], result) for i, result in sent.items()]
-        if key:  # a repeat of the key must find this answer, so it is written before we answer
-            self.ledger.record(results, owner, answer=(request_id, status, body))
-        else:  # written within milliseconds, batched; until then the row stays leased to us
-            self.ledger.record_later(results, owner)
+        self.ledger.record([(by_id[i], result) for i, result in sent.items()], owner,
+                           answer=(request_id, status, body) if key else None)
         for future, place in late:  # a hanging upstream: answer now, record whenever it ends
             future.add_done_callback(lambda f, p=place: self.ledger.record([(p, f.result())], owner))
         return status, body, outcomes

@@ -15,7 +15,6 @@ HOUR = 3600
 
 def rows(app, target=None):
     ledger = app.extensions["ledger"]
-    ledger.flush()  # read-your-writes in this process, as the ledger's own readers do
     with ledger.session() as db:
         query = select(Delivery).order_by(Delivery.created_at)
         if target:
@@ -272,20 +271,3 @@ def test_group_commit_isolates_a_duplicate_key(store_app):
         t.join()
     assert sorted(str(o) for o in outcomes.values()).count("taken") == 1
     assert len(rows(store_app)) == 23
-
-
-def test_results_without_a_key_land_without_an_explicit_flush(store_app, justclick):
-    """The flusher writes queued results by itself within moments (no reader needed)."""
-    import time
-
-    justclick.subscribe(A, "Main")
-    assert post(store_app.test_client(), {"email": A}, route="justclick").status_code == 200
-    ledger = store_app.extensions["ledger"]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with ledger.session() as db:  # no flush(): only the flusher can have written it
-            status = db.scalar(select(Delivery.status).where(Delivery.target == A))
-        if status == "done":
-            break
-        time.sleep(0.01)
-    assert status == "done"

@@ -51,7 +51,6 @@ def free_port():
 
 
 def count(app, **where):
-    app.extensions["ledger"].flush()
     with app.extensions["ledger"].session() as db:
         query = select(func.count()).select_from(Delivery)
         for key, value in where.items():
