@@ -284,7 +284,7 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     args = parser.parse_args(argv)
     settings = ({"rounds": 1, "seconds": 1, "connections": 8, "backlog": 50} if args.smoke else
-                {"rounds": 3, "seconds": 5, "connections": 32, "backlog": 1000})
+                {"rounds": 5, "seconds": 4, "connections": 32, "backlog": 1000})
     settings["loader"] = "wrk" if shutil.which("wrk") else "bench/load.py"
     tmp = tempfile.mkdtemp(prefix="unsub-bench-")
     procs = Procs(tmp)
