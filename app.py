@@ -1,6 +1,5 @@
 """The application factory; `app` is what gunicorn and `flask` load."""
 
-import logging
 import os
 
 from flask import Flask
@@ -10,6 +9,7 @@ import store
 import webhooks
 from dispatch import Dispatcher
 from settings import load_settings
+from webhooks.logs import init_logging
 
 
 def create_app(env=None):
@@ -21,7 +21,7 @@ def create_app(env=None):
                       MAX_FORM_MEMORY_SIZE=settings.max_content_length)
     app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     app.extensions["dispatcher"] = Dispatcher(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    init_logging(settings)
     commands.init_app(app)
     store.init_app(app)
     webhooks.init_app(app)

@@ -82,3 +82,17 @@ def test_unauthorised_request_is_refused_before_parsing(make_app):
     client = make_app().test_client()
     response = post(client, b"{broken", "raw", token="wrong", content_type="application/json")
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("field, status", [(TOKEN, 200), ("wrong", 401), ("", 401)])
+def test_hidden_form_field_token(make_app, justclick, field, status):
+    client = make_app().test_client()
+    response = post(client, {"email": "anna@example.com", "token": field}, "form", token=None)
+    assert response.status_code == status
+    if status == 401:
+        assert justclick.requests == []
+
+
+def test_form_token_field_is_not_read_from_json(make_app, justclick):
+    client = make_app().test_client()
+    assert post(client, {"email": "anna@example.com", "token": TOKEN}, token=None).status_code == 401

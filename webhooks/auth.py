@@ -111,5 +111,15 @@ def authorize(settings, request, body, now=None):
             return name
         except NotAuthorized:
             continue
-    raise NotAuthorized("not authorised: send a valid token (Authorization: Bearer, X-Webhook-Token "
-                        "or ?token=) or a valid signature")
+    if settings.webhook_tokens and _form_token_matches(settings.webhook_tokens, request):
+        return "form_token"
+    raise NotAuthorized("not authorised: send a valid token (Authorization: Bearer, X-Webhook-Token, "
+                        "?token= or a hidden form field `token`) or a valid signature")
+
+
+def _form_token_matches(tokens, request):
+    """A plain HTML form may carry the token as a hidden field; checked last, only for form bodies."""
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return False
+    token = request.form.get("token", "")
+    return bool(token) and _any_equal(tokens, token)

@@ -5,6 +5,41 @@ import logging
 log = logging.getLogger("unsub_relay.web")
 
 
+class ScrubSecrets(logging.Filter):
+    """Defence in depth: any configured secret in a message or traceback becomes ***."""
+
+    def __init__(self, secrets):
+        super().__init__()
+        self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
+
+    def scrub(self, text):
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record):
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        clean = self.scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def init_logging(settings):
+    """Log to stderr at INFO, with every handler of the root logger scrubbing this app's secrets."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in root.handlers:
+        for old in [f for f in handler.filters if isinstance(f, ScrubSecrets)]:
+            handler.removeFilter(old)
+        handler.addFilter(ScrubSecrets(settings.secrets))
+
+
 def mask(target):
     """j***@e***.com for emails, +420*****456 for phone numbers; never the whole address."""
     if not target:

@@ -1,0 +1,74 @@
+"""Settings read once from the environment: defaults, schemes, malformed values, no secret in repr."""
+
+import pytest
+
+from settings import load_settings
+
+SECRETS = {"JUSTCLICK_SECRET": "jc-s3cret", "MAILKIT_CLIENT_MD5": "mk-s3cret", "WEBHOOK_TOKENS": "t0k3n",
+           "WEBHOOK_SECRET": "whsec_c2VjcmV0", "TYPEFORM_SECRET": "tf-s3cret", "TALLY_SECRET": "ta-s3cret"}
+
+
+@pytest.mark.parametrize("env, attr, expected", [
+    ({}, "justclick_url", "https://.justclick.ru/api/"),
+    ({"JUSTCLICK_LOGIN": "acme"}, "justclick_url", "https://acme.justclick.ru/api/"),
+    ({"MAILKIT_TRANSPORT": "XMLRPC"}, "mailkit_url", "https://api.mailkit.eu/rpc.fcgi"),
+    ({}, "mailkit_url", "https://api.mailkit.eu/json.fcgi"),
+    ({"DATABASE_URL": "postgres://u:p@db:5432/x"}, "database_url", "postgresql+psycopg://u:p@db:5432/x"),
+    ({"DATABASE_URL": "postgresql://u@db/x"}, "database_url", "postgresql+psycopg://u@db/x"),
+    ({}, "database_url", "sqlite:///inst/unsub-relay.sqlite3"),
+    ({"WEBHOOK_TOKENS": " a, b  c ,"}, "webhook_tokens", ("a", "b", "c")),
+    ({"WEBHOOK_SECRET": "whsec_a whsec_b"}, "webhook_secret", ("whsec_a", "whsec_b")),
+    ({"ALLOWED_REDIRECT_HOSTS": "Shop.Example.com,x.io"}, "allowed_redirect_hosts", ("shop.example.com", "x.io")),
+    ({"UPSTREAM_TIMEOUT": "2.5"}, "upstream_timeout", 2.5),
+    ({"UPSTREAM_TIMEOUT": "99"}, "upstream_timeout", 10.0),
+])
+def test_values(env, attr, expected):
+    assert getattr(load_settings(env, "inst"), attr) == expected
+
+
+@pytest.mark.parametrize("env, problem", [
+    ({"UPSTREAM_TIMEOUT": "99"}, "UPSTREAM_TIMEOUT"),
+    ({"WORKER_CONCURRENCY": "many"}, "WORKER_CONCURRENCY"),
+    ({"WEBHOOK_SECRET": "plain"}, "WEBHOOK_SECRET"),
+    ({"UNSUBSCRIBE_SUCCESS_URL": "javascript:alert(1)"}, "UNSUBSCRIBE_SUCCESS_URL"),
+    ({"PENDING_ALERT_SECONDS": "90000"}, "PENDING_ALERT_SECONDS"),
+])
+def test_problems_are_named(env, problem):
+    assert any(problem in p for p in load_settings(env, "inst").problems)
+
+
+def test_no_secret_in_repr():
+    text = repr(load_settings(SECRETS, "inst"))
+    for value in SECRETS.values():
+        assert value not in text
+    assert sorted(load_settings(SECRETS, "inst").secrets) == sorted(
+        ["jc-s3cret", "mk-s3cret", "t0k3n", "whsec_c2VjcmV0", "tf-s3cret", "ta-s3cret"])
+
+
+def test_log_handlers_scrub_secrets_from_messages_and_tracebacks():
+    import logging
+
+    from webhooks.logs import ScrubSecrets
+
+    scrubber = ScrubSecrets(load_settings(SECRETS, "inst").secrets)
+    try:
+        raise ValueError("upstream said jc-s3cret")
+    except ValueError:
+        import sys
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "token %s and %s", ("t0k3n", "ok"),
+                                   sys.exc_info())
+    assert scrubber.filter(record)
+    text = logging.Formatter().format(record)
+    assert "t0k3n" not in text and "jc-s3cret" not in text and "token *** and ok" in text
+
+
+def test_create_app_puts_the_scrubber_on_every_root_handler(env):
+    import logging
+
+    from app import create_app
+    from webhooks.logs import ScrubSecrets
+
+    app = create_app({**env, **SECRETS})
+    handlers = logging.getLogger().handlers
+    assert handlers and all(any(isinstance(f, ScrubSecrets) for f in h.filters) for h in handlers)
+    app.extensions["ledger"].close()
