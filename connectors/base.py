@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import requests
 
-from connectors.errors import APIConnectionError, RateLimitError, UpstreamError
+from connectors.errors import APIConnectionError, ConfigurationError, RateLimitError, UpstreamError
 
 UNSUBSCRIBED = "unsubscribed"
 ALREADY_UNSUBSCRIBED = "already_unsubscribed"
@@ -80,8 +80,6 @@ class Connector:
         prepared.method, prepared.url, prepared.body = "POST", self.url, body
         prepared.headers = requests.structures.CaseInsensitiveDict({
             **self.session.headers, "Content-Type": content_type, "Content-Length": str(len(body))})
-        prepared.hooks = {"response": []}
-        prepared._cookies = None
         try:
             response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
                                          proxies=self.session.proxies, verify=self.session.verify)
@@ -95,6 +93,16 @@ class Connector:
             raise APIConnectionError(f"{self.name} answered HTTP {response.status_code}",
                                      code=f"http_{response.status_code}")
         return response
+
+    def unreadable(self, response, expected, setting):
+        """The error for an answer we cannot read: a 4xx page means our URL or access is wrong (the
+        operator must act), anything else a passing fault worth retrying."""
+        status = response.status_code
+        if 400 <= status < 500:
+            return ConfigurationError(f"{self.name} answered HTTP {status} with a page, not {expected}: "
+                                      f"check {setting} and the credentials", code=f"http_{status}")
+        return APIConnectionError(f"{self.name} answered HTTP {status} with a body that is not {expected}",
+                                  code=f"http_{status}")
 
     def send(self, payload):
         """Send one outbound payload and return a Result; never raises UpstreamError."""

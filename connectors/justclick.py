@@ -83,8 +83,7 @@ class JustClick(Connector):
         try:
             answer = response.json()
         except ValueError:
-            raise APIConnectionError(f"JustClick answered HTTP {response.status_code} with a body "
-                                     "that is not JSON", code=f"http_{response.status_code}") from None
+            raise self.unreadable(response, "JSON", "JUSTCLICK_API_URL") from None
         if not isinstance(answer, dict) or "error_code" not in answer:
             raise APIConnectionError("JustClick answered JSON without an error_code")
         code, text = answer.get("error_code"), answer.get("error_text", "")

@@ -88,8 +88,7 @@ class Mailkit(Connector):
         try:
             answer = response.json()
         except ValueError:
-            raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with a body "
-                                     "that is not JSON", code=f"http_{response.status_code}") from None
+            raise self.unreadable(response, "JSON", "MAILKIT_API_URL") from None
         if not isinstance(answer, dict):
             raise APIConnectionError("Mailkit answered JSON that is not an object")
         error_status = str(answer.get("error_status", "0")).strip()
@@ -105,7 +104,10 @@ class Mailkit(Connector):
         raise UpstreamError(f"Mailkit answered an unknown status {status!r}", code=status or None)
 
     def _xmlrpc_result(self, response, sent):
-        value = _parse_xmlrpc(response)
+        try:
+            value = _parse_xmlrpc(response)
+        except APIConnectionError:
+            raise self.unreadable(response, "XML-RPC", "MAILKIT_API_URL") from None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
         if isinstance(value, int):

@@ -211,3 +211,16 @@ def test_https_proxy_is_honoured(monkeypatch, justclick):
         assert seen == []
     finally:
         proxy.stop()
+
+
+@pytest.mark.parametrize("make", [
+    lambda jc, mk: JustClick(jc.login, jc.secret, f"{jc.base}/wrong/path/", 2.0),
+    lambda jc, mk: Mailkit(mk.client_id, mk.client_md5, f"{mk.base}/nothing.fcgi", 2.0),
+    lambda jc, mk: Mailkit(mk.client_id, mk.client_md5, f"{mk.base}/nothing.fcgi", 2.0, transport="xmlrpc"),
+])
+def test_a_wrong_api_url_is_configuration_not_an_outage(justclick, mailkit, make):
+    connector = make(justclick, mailkit)
+    result = connector.send(jc_payload() if connector.name == "justclick" else mk_payload())
+    assert (result.status, result.transient, result.error.kind, result.code) == (
+        "failed", False, "configuration", "http_404")
+    assert "API_URL" in result.message
