@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import uuid
-from urllib.request import urlopen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

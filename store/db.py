@@ -4,8 +4,6 @@ import os
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -55,10 +53,3 @@ def upgrade(engine, revision="head"):
     """Create or upgrade the schema to `revision`."""
     command.upgrade(_config(engine), revision)
 
-
-def pending_migrations(engine):
-    """Revisions not yet applied to this database (empty when it is up to date)."""
-    head = ScriptDirectory.from_config(_config(engine)).get_current_head()
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    return [] if current == head else [head]

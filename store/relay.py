@@ -20,7 +20,6 @@ class Outcome:
     code: str | None
     message: str
     delivery_id: str | None
-    error_kind: str | None = None
 
     def as_dict(self, batch=False):
         """The flat answer entry; batches carry the item's index."""
@@ -31,9 +30,8 @@ class Outcome:
 
 def _from_result(place, result):
     status = QUEUED if result.transient else result.status
-    kind = result.error.kind if result.error else None
     plan = place.plan
-    return Outcome(plan.index, plan.destination, status, result.code, result.message, place.id, kind)
+    return Outcome(plan.index, plan.destination, status, result.code, result.message, place.id)
 
 
 def _from_row(place, message):
