@@ -77,7 +77,7 @@ class Procs:
             self.stop(proc)
 
 
-def wait_http(port, path="/", timeout=20):
+def wait_http(port, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -165,8 +165,9 @@ def test_dedup_window(store_app, justclick, mailkit, clock):
     assert again.json["results"][0]["delivery_id"] == first.json["results"][0]["delivery_id"]
     assert again.json["results"][0]["status"] == "unsubscribed"
     assert len(mailkit.requests) == 1  # one opt-out confirmation mail, not two
-    other_group = post(client, {"email": A, "group": "VIP"}, route="justclick")
-    assert other_group.status_code in (200, 422) and len(justclick.requests) == 1
+    other_group = post(client, {"email": A, "group": "VIP"}, route="justclick")  # not deduped: sent
+    assert other_group.status_code == 422 and other_group.json["results"][0]["code"] == "800"
+    assert len(justclick.requests) == 1
     clock.advance(601)
     post(client, {"email": A}, route="mailkit")
     assert len(mailkit.requests) == 2

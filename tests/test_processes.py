@@ -1,7 +1,6 @@
 """Real processes: the Procfile's web, worker and release lines; SIGKILL and SIGTERM; two workers."""
 
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -181,7 +180,3 @@ def test_sigterm_finishes_what_is_in_flight(store_app, store_env, justclick, tmp
     assert count(store_app, status="done") == 4
     assert count(store_app, lease_owner=None) == 4
 
-
-def test_shell_quoting_of_procfile_is_plain():
-    for line in procfile().values():
-        assert shlex.split(line)

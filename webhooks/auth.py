@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import time
 
+from webhooks.intake import FORM, MULTIPART
+
 TOLERANCE_SECONDS = 5 * 60
 
 
@@ -119,7 +121,7 @@ def authorize(settings, request, body, now=None):
 
 def _form_token_matches(tokens, request):
     """A plain HTML form may carry the token as a hidden field; checked last, only for form bodies."""
-    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.mimetype not in (FORM, MULTIPART):
         return False
     token = request.form.get("token", "")
     return bool(token) and _any_equal(tokens, token)
