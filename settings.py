@@ -2,13 +2,10 @@
 
 import os
 from dataclasses import dataclass, field, fields
-from urllib.parse import urlsplit
 
-DEFAULT_JUSTCLICK_URL = "https://{login}.justclick.ru/api/"
-MAILKIT_URLS = {
-    "json": "https://api.mailkit.eu/json.fcgi",
-    "xmlrpc": "https://api.mailkit.eu/rpc.fcgi",
-}
+from connectors import registry
+from connectors.vendor import check_url
+
 SECRET = {"secret": True}
 
 
@@ -20,14 +17,7 @@ def _split(value):
 class Settings:
     """Everything the service reads from its environment; secrets stay out of repr()."""
 
-    justclick_login: str = ""
-    justclick_secret: str = field(default="", repr=False, metadata=SECRET)
-    justclick_group: str = ""
-    justclick_api_url: str = ""
-    mailkit_client_id: str = ""
-    mailkit_client_md5: str = field(default="", repr=False, metadata=SECRET)
-    mailkit_transport: str = "json"
-    mailkit_api_url: str = ""
+    vendors: dict = field(default_factory=dict)  # vendor name -> that vendor's own frozen config
     upstream_timeout: float = 10.0
     webhook_tokens: tuple = field(default=(), repr=False, metadata=SECRET)
     webhook_secret: tuple = field(default=(), repr=False, metadata=SECRET)
@@ -45,16 +35,16 @@ class Settings:
     pending_alert_seconds: float = 12 * 3600.0
     problems: tuple = ()
 
-    @property
-    def justclick_url(self):
-        """The JustClick API base URL with the login filled in."""
-        url = self.justclick_api_url or DEFAULT_JUSTCLICK_URL
-        return url.replace("{login}", self.justclick_login)
+    def vendor(self, name):
+        """One vendor's configuration (see connectors/registry.py)."""
+        return self.vendors[name]
 
     @property
-    def mailkit_url(self):
-        """The Mailkit endpoint for the chosen transport."""
-        return self.mailkit_api_url or MAILKIT_URLS.get(self.mailkit_transport, "")
+    def auth_methods(self):
+        """Names of the webhook authentication methods that are switched on."""
+        methods = {"token": self.webhook_tokens, "standard_webhooks": self.webhook_secret,
+                   "typeform": self.typeform_secret, "tally": self.tally_secret}
+        return [name for name, value in methods.items() if value]
 
     @property
     def secrets(self):
@@ -64,6 +54,7 @@ class Settings:
             if f.metadata.get("secret"):
                 value = getattr(self, f.name)
                 values.extend(value if isinstance(value, tuple) else [value])
+        values.extend(registry.secrets(self.vendors))
         return tuple(v for v in values if v)
 
 
@@ -83,11 +74,7 @@ def _number(env, name, default, cast, problems, low=None, high=None):
 
 
 def _url(env, name, problems):
-    value = env.get(name, "").strip()
-    if value and urlsplit(value).scheme not in ("http", "https"):
-        problems.append(f"{name} must be an http(s) URL")
-        return ""
-    return value
+    return check_url(name, env.get(name, "").strip(), problems)
 
 
 def database_url(env, instance_path):
@@ -106,25 +93,12 @@ def load_settings(env=None, instance_path="instance"):
     """Read and check the environment; malformed values are collected in `problems`."""
     env = os.environ if env is None else env
     problems = []
-    transport = env.get("MAILKIT_TRANSPORT", "json").strip().lower() or "json"
-    if transport not in MAILKIT_URLS:
-        problems.append(f"MAILKIT_TRANSPORT must be json or xmlrpc, got {transport!r}")
-        transport = "json"
-    client_id = env.get("MAILKIT_CLIENT_ID", "").strip()
-    if client_id and not client_id.isdigit():
-        problems.append("MAILKIT_CLIENT_ID must be the numeric client ID from Profile/Integration")
+    vendors = registry.read_configs(env, problems)
     secrets = _split(env.get("WEBHOOK_SECRET", ""))
     if any(not s.startswith("whsec_") for s in secrets):
         problems.append("WEBHOOK_SECRET must be one or more whsec_... secrets")
     return Settings(
-        justclick_login=env.get("JUSTCLICK_LOGIN", "").strip(),
-        justclick_secret=env.get("JUSTCLICK_SECRET", "").strip(),
-        justclick_group=env.get("JUSTCLICK_GROUP", "").strip(),
-        justclick_api_url=_url(env, "JUSTCLICK_API_URL", problems),
-        mailkit_client_id=client_id,
-        mailkit_client_md5=env.get("MAILKIT_CLIENT_MD5", "").strip(),
-        mailkit_transport=transport,
-        mailkit_api_url=_url(env, "MAILKIT_API_URL", problems),
+        vendors=vendors,
         upstream_timeout=_number(env, "UPSTREAM_TIMEOUT", 10.0, float, problems, 0.1, 25),
         webhook_tokens=_split(env.get("WEBHOOK_TOKENS", "")),
         webhook_secret=secrets,

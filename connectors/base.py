@@ -1,22 +1,20 @@
-"""What every connector shares: the result model, outcome names and the pooled HTTP session."""
+"""What every connector shares: the result model and the pooled HTTP session under one overall deadline."""
 
 import os
 from dataclasses import dataclass
 
 import requests
 
+import status
+from connectors.deadline import DeadlineAdapter, deadline
 from connectors.errors import APIConnectionError, ConfigurationError, RateLimitError, UpstreamError
 
-UNSUBSCRIBED = "unsubscribed"
-ALREADY_UNSUBSCRIBED = "already_unsubscribed"
-NOT_SUBSCRIBED = "not_subscribed"
-SUCCESSES = (UNSUBSCRIBED, ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED)
 USER_AGENT = "unsub-relay/1.0"
 
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one unsubscribe at one destination."""
+    """The outcome of one unsubscribe at one destination (`status` is one of status.py's outcomes)."""
 
     destination: str
     status: str
@@ -27,12 +25,17 @@ class Result:
     @property
     def ok(self):
         """True when the person is (or already was) off the list."""
-        return self.status in SUCCESSES
+        return status.is_success(self.status)
 
     @property
     def transient(self):
         """True when a later retry may succeed."""
         return self.error is not None and self.error.transient
+
+    @property
+    def error_kind(self):
+        """The error's kind (configuration, connection, ...), or None for a success."""
+        return self.error.kind if self.error is not None else None
 
     @classmethod
     def from_error(cls, destination, error):
@@ -55,7 +58,7 @@ def new_session(url):
     session.trust_env = False
     session.proxies = requests.utils.get_environ_proxies(url)
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -69,24 +72,24 @@ class Connector:
 
     def __init__(self, url, timeout, session=None):
         self.url = url
-        self.timeout = (min(3.05, timeout), timeout)  # (connect, read) seconds
+        self.total = timeout  # the whole call, however the upstream dribbles its answer
+        self.timeout = (min(3.05, timeout), timeout)  # (connect, each read) seconds
         self.session = session or new_session(url)
 
     def post(self, body, content_type):
-        """POST bytes to the upstream; network failures and 5xx become APIConnectionError."""
+        """POST bytes to the upstream; network failures, timeouts and 5xx become APIConnectionError."""
         # A request prepared here and handed to Session.send: Session.request would re-merge
         # session settings, cookies and hooks and re-parse the URL on every call.
         prepared = requests.PreparedRequest()
         prepared.method, prepared.url, prepared.body = "POST", self.url, body
         prepared.headers = requests.structures.CaseInsensitiveDict({
             **self.session.headers, "Content-Type": content_type, "Content-Length": str(len(body))})
-        try:
-            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
-                                         proxies=self.session.proxies, verify=self.session.verify)
-        except requests.Timeout:
-            raise APIConnectionError(f"{self.name} did not answer within {self.timeout[1]:g} s") from None
-        except requests.RequestException as exc:
-            raise APIConnectionError(f"could not reach {self.name}: {type(exc).__name__}") from None
+        with deadline(self.total) as call:
+            try:
+                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                                             proxies=self.session.proxies, verify=self.session.verify)
+            except requests.RequestException as exc:
+                raise self._network_error(exc, call.expired) from None
         if response.status_code == 429:
             raise RateLimitError(f"{self.name} is rate-limiting us (HTTP 429)", code="http_429")
         if response.status_code >= 500 or response.status_code == 408:
@@ -94,15 +97,20 @@ class Connector:
                                      code=f"http_{response.status_code}")
         return response
 
+    def _network_error(self, exc, expired):
+        if expired or isinstance(exc, requests.Timeout):
+            return APIConnectionError(f"{self.name} did not answer within {self.total:g} s")
+        return APIConnectionError(f"could not reach {self.name}: {type(exc).__name__}")
+
     def unreadable(self, response, expected, setting):
         """The error for an answer we cannot read: a 4xx page means our URL or access is wrong (the
         operator must act), anything else a passing fault worth retrying."""
-        status = response.status_code
-        if 400 <= status < 500:
-            return ConfigurationError(f"{self.name} answered HTTP {status} with a page, not {expected}: "
-                                      f"check {setting} and the credentials", code=f"http_{status}")
-        return APIConnectionError(f"{self.name} answered HTTP {status} with a body that is not {expected}",
-                                  code=f"http_{status}")
+        code = response.status_code
+        if 400 <= code < 500:
+            return ConfigurationError(f"{self.name} answered HTTP {code} with a page, not {expected}: "
+                                      f"check {setting} and the credentials", code=f"http_{code}")
+        return APIConnectionError(f"{self.name} answered HTTP {code} with a body that is not {expected}",
+                                  code=f"http_{code}")
 
     def send(self, payload):
         """Send one outbound payload and return a Result; never raises UpstreamError."""

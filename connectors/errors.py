@@ -1,10 +1,14 @@
-"""One small error tree for every upstream; callers catch by meaning, not by vendor."""
+"""The upstream error tree: connectors raise these inside a call and turn them into a Result at their
+boundary (`Connector.send`), so nothing above the connectors catches them; callers read `kind`.
+"""
+
+from status import FAILED, REJECTED
 
 
 class UpstreamError(Exception):
     """An upstream call that did not end in an unsubscribe we can vouch for."""
 
-    status = "failed"
+    status = FAILED
     transient = False
     kind = "upstream"
 
@@ -17,7 +21,7 @@ class UpstreamError(Exception):
 class InvalidRequestError(UpstreamError):
     """The upstream refused the data itself (unknown group, invalid address): fix the input."""
 
-    status = "rejected"
+    status = REJECTED
     kind = "invalid_request"
 
 

@@ -3,10 +3,18 @@
 import hashlib
 import hmac
 
-from connectors.base import NOT_SUBSCRIBED, UNSUBSCRIBED, Connector, Result
+from dataclasses import dataclass, field
+
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate
+
+from connectors.base import Connector, Result
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                RateLimitError, UpstreamError, VerificationError)
 from connectors.php import http_build_query
+from connectors.vendor import LedgerFields, Var, Vendor, check_url
+from status import NOT_SUBSCRIBED, UNSUBSCRIBED
+
+DEFAULT_URL = "https://{login}.justclick.ru/api/"
 
 # JustClick's documented answer codes, and what each means for us.
 ERRORS = {
@@ -98,3 +106,65 @@ class JustClick(Connector):
         except (TypeError, ValueError):
             raise VerificationError(f"JustClick answered a non-numeric code {code!r}") from None
         return {"error_code": code, "error_text": _php_string(text)}
+
+
+class JustClickUnsubscribeSchema(Schema):
+    """JustClick DeleteSubscribe: lead_email and rass_name, in the order they are signed."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    email = fields.String(required=True, allow_none=False, error_messages={
+        "required": "JustClick identifies contacts by email only: an email address is required.",
+        "null": "JustClick identifies contacts by email only: an email address is required."})
+    group = fields.String(required=True, allow_none=False, validate=validate.Length(min=1), error_messages={
+        "required": "JustClick needs a group: send `group` (or rass_name) or set JUSTCLICK_GROUP.",
+        "null": "JustClick needs a group: send `group` (or rass_name) or set JUSTCLICK_GROUP."})
+
+    @post_load
+    def build(self, data, **kwargs):
+        return {"lead_email": data["email"], "rass_name": data["group"]}
+
+
+@dataclass(frozen=True)
+class JustClickConfig:
+    """JustClick settings as read from the environment; the secret stays out of repr()."""
+
+    login: str = ""
+    secret: str = field(default="", repr=False)
+    group: str = ""
+    api_url: str = ""
+
+    @property
+    def url(self):
+        """The API base URL with the login filled in."""
+        return (self.api_url or DEFAULT_URL).replace("{login}", self.login)
+
+
+class JustClickVendor(Vendor):
+    """JustClick as the registry sees it."""
+
+    name = "justclick"
+    config_class = JustClickConfig
+    schema = JustClickUnsubscribeSchema()  # built once: a schema instance copies its fields
+    variables = (
+        Var("JUSTCLICK_LOGIN", "login", required=True, doc="the third-level domain: LOGIN.justclick.ru"),
+        Var("JUSTCLICK_SECRET", "secret", required=True, secret=True, doc="the account's API key"),
+        Var("JUSTCLICK_GROUP", "group", doc="group (rass_name) used when a request names none"),
+        Var("JUSTCLICK_API_URL", "api_url", doc="API base; {login} is replaced by JUSTCLICK_LOGIN"),
+    )
+
+    def checked(self, values, problems):
+        return {**values, "api_url": check_url("JUSTCLICK_API_URL", values["api_url"], problems)}
+
+    def build(self, config, timeout):
+        return JustClick(config.login, config.secret, config.url, timeout)
+
+    def payload(self, request, config):
+        return self.schema.load({"email": request.email, "group": request.group or config.group or None})
+
+    def ledger_fields(self, payload):
+        return LedgerFields(target=payload["lead_email"], group=payload["rass_name"], options={})
+
+    def report(self, config):
+        return {"api_url": config.url, "default_group": config.group or None}

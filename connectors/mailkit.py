@@ -4,13 +4,21 @@ import json
 import xmlrpc.client
 from xml.parsers.expat import ExpatError
 
+from dataclasses import dataclass, field
+
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
 
-from connectors.base import ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED, Connector, Result
+from connectors.base import Connector, Result
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                UpstreamError, VerificationError)
+from connectors.vendor import LedgerFields, Var, Vendor, check_url
+from schemas.fields import Digits, Flag
+from schemas.request import TIMEOUT_DAYS
+from status import ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED
 
+URLS = {"json": "https://api.mailkit.eu/json.fcgi", "xmlrpc": "https://api.mailkit.eu/rpc.fcgi"}
 FUNCTION = "mailkit.email.unsubscribe"
 IP_HINT = ("Mailkit only answers whitelisted IP addresses: add this server's outbound IP in "
            "Mailkit, and on a PaaS route through a static outbound proxy (set HTTPS_PROXY)")
@@ -76,7 +84,8 @@ class Mailkit(Connector):
         return {"url": self.url, "json": self.json_body(params, md5="***")}
 
     def call(self, params):
-        sent = params.get("email") or str(params.get("ID_email"))
+        # Mailkit echoes an address it has in no list; an ID_email is echoed on success too.
+        sent = params.get("email")
         if self.transport == "xmlrpc":
             body = self.xmlrpc_body(params).encode("utf-8")
             response = self.post(body, "text/xml; charset=utf-8")
@@ -98,7 +107,7 @@ class Mailkit(Connector):
         if status == "2":
             return Result(self.name, ALREADY_UNSUBSCRIBED, "2", "already unsubscribed")
         if status == "1":
-            if str(answer.get("ID_email", "")).lower() == sent.lower():
+            if sent and str(answer.get("ID_email", "")).lower() == sent.lower():
                 return Result(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
             return Result(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {answer.get('ID_email')})")
         raise UpstreamError(f"Mailkit answered an unknown status {status!r}", code=status or None)
@@ -112,7 +121,7 @@ class Mailkit(Connector):
             raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
         if isinstance(value, int):
             return Result(self.name, UNSUBSCRIBED, str(value), f"unsubscribed (ID_email {value})")
-        if value.strip().lower() == sent.lower():
+        if sent and value.strip().lower() == sent.lower():
             return Result(self.name, NOT_SUBSCRIBED, None, "the address is in no list")
         raise error_for(value)
 
@@ -138,3 +147,89 @@ def _parse_xmlrpc(response):
     if len(values) != 1:
         raise APIConnectionError("Mailkit answered an XML-RPC response without exactly one value")
     return values[0]
+
+
+class MailkitUnsubscribeSchema(Schema):
+    """mailkit.email.unsubscribe parameters, before either transport encodes them."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    email = fields.String(load_default=None)
+    phone = fields.String(load_default=None)
+    id_email = Digits(load_default=None)
+    campaign = Digits(load_default=None)
+    send_optout = Flag(load_default=True)
+    timeout_days = fields.Integer(load_default=None, validate=TIMEOUT_DAYS)
+
+    @validates_schema
+    def has_target(self, data, **kwargs):
+        if not (data.get("email") or data.get("phone") or data.get("id_email")):
+            raise ValidationError("Mailkit needs an email address, phone number or ID_email.", "email")
+
+    @post_load
+    def build(self, data, **kwargs):
+        return {
+            "email": data["email"] or data["phone"],
+            "ID_email": None if (data["email"] or data["phone"]) else data["id_email"],
+            "ID_send_message": data["campaign"],
+            "send_optout": data["send_optout"],
+            "timeout_days": data["timeout_days"],
+        }
+
+
+@dataclass(frozen=True)
+class MailkitConfig:
+    """Mailkit settings as read from the environment; the client md5 stays out of repr()."""
+
+    client_id: str = ""
+    client_md5: str = field(default="", repr=False)
+    transport: str = "json"
+    api_url: str = ""
+
+    @property
+    def url(self):
+        """The endpoint for the chosen transport."""
+        return self.api_url or URLS.get(self.transport, "")
+
+
+class MailkitVendor(Vendor):
+    """Mailkit as the registry sees it."""
+
+    name = "mailkit"
+    config_class = MailkitConfig
+    schema = MailkitUnsubscribeSchema()
+    variables = (
+        Var("MAILKIT_CLIENT_ID", "client_id", required=True, doc="numeric client ID (Profile / Integration)"),
+        Var("MAILKIT_CLIENT_MD5", "client_md5", required=True, secret=True, doc="the MD5 code shown beside it"),
+        Var("MAILKIT_TRANSPORT", "transport", doc="json or xmlrpc"),
+        Var("MAILKIT_API_URL", "api_url", doc="overrides the endpoint"),
+    )
+
+    def checked(self, values, problems):
+        transport = values["transport"].lower() or "json"
+        if transport not in URLS:
+            problems.append(f"MAILKIT_TRANSPORT must be json or xmlrpc, got {transport!r}")
+            transport = "json"
+        if values["client_id"] and not values["client_id"].isdigit():
+            problems.append("MAILKIT_CLIENT_ID must be the numeric client ID from Profile/Integration")
+        return {**values, "transport": transport,
+                "api_url": check_url("MAILKIT_API_URL", values["api_url"], problems)}
+
+    def usable(self, config):
+        return not self.missing(config) and config.client_id.isdigit()
+
+    def build(self, config, timeout):
+        return Mailkit(config.client_id, config.client_md5, config.url, timeout, transport=config.transport)
+
+    def payload(self, request, config):
+        fields_ = {k: v for k, v in request.as_dict().items() if k not in ("group", "redirect")}
+        return self.schema.load(fields_)
+
+    def ledger_fields(self, payload):
+        options = {"send_optout": payload["send_optout"], "timeout_days": payload["timeout_days"]}
+        return LedgerFields(target=payload["email"] or payload["ID_email"], campaign=payload["ID_send_message"],
+                            options=options)
+
+    def report(self, config):
+        return {"transport": config.transport, "api_url": config.url}

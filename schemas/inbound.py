@@ -3,6 +3,8 @@
 import json
 from dataclasses import dataclass, field
 
+from errors import Invalid
+
 MAX_BATCH = 100
 
 # Canonical field -> accepted names, compared lower-cased with '-' and ' ' read as '_'.
@@ -22,12 +24,8 @@ CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in alias
 EVENT_KEYS = ("event_id", "eventId", "tranid")
 
 
-class ShapeError(Exception):
+class ShapeError(Invalid):
     """The body parsed but holds no usable unsubscribe; `messages` is field -> [messages]."""
-
-    def __init__(self, messages):
-        super().__init__(messages)
-        self.messages = messages
 
 
 @dataclass

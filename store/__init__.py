@@ -1,19 +1,44 @@
-"""The durable ledger: engine, ledger, relay and worker wiring for the app."""
+"""The durable ledger: one Store bundles the engine, the write engine, the retry policy, commands and queries."""
 
-from store.db import make_engine
+import random
+from datetime import datetime, timezone
+
+from store.db import make_engine, upgrade
+from store.engine import WriteEngine
 from store.ledger import Ledger
-from store.relay import Relay
+from store.queries import Queries
+from store.retry import RetryPolicy
 
 
-def init_app(app):
-    """Create the engine (lazily connected), the ledger and the relay; register the CLI."""
-    from store import cli
+def utcnow():
+    """Naive UTC now: the ledger stores naive UTC on every database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
-    settings = app.config["SETTINGS"]
-    engine = make_engine(settings.database_url)
-    ledger = Ledger(engine, retry_base=settings.retry_base_seconds,
-                    retry_max_age=settings.retry_max_age_seconds,
-                    dedup_window=settings.dedup_window_seconds)
-    app.extensions["ledger"] = ledger
-    app.extensions["relay"] = Relay(ledger, app.extensions["dispatcher"], settings.upstream_timeout)
-    cli.init_app(app)
+
+class Store:
+    """Everything the delivery service needs from the database. `clock` may be replaced (tests)."""
+
+    def __init__(self, settings, clock=utcnow, rand=random.random):
+        self.clock = clock
+        self.engine = make_engine(settings.database_url)
+        self.writer = WriteEngine(self.engine)
+        self.policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_age_seconds,
+                                  settings.upstream_timeout, rand)
+        self.ledger = Ledger(self.writer, self.policy, self.now, settings.dedup_window_seconds)
+        self.queries = Queries(self.writer, self.now)
+
+    def now(self):
+        """The store's time (naive UTC)."""
+        return self.clock()
+
+    def upgrade(self):
+        """Create or upgrade the schema (Alembic)."""
+        upgrade(self.engine)
+
+    def problems(self):
+        """Why the store cannot take writes now, or []."""
+        return self.writer.problems()
+
+    def close(self):
+        """Close every connection."""
+        self.writer.close()

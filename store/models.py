@@ -1,11 +1,11 @@
-"""The ledger's tables: one row per webhook request, one per destination it must reach."""
+"""The ledger's tables: webhook requests, deliveries (one per destination owed), and every attempt made."""
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, inspect
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
+from status import PENDING
 
 
 class Base(DeclarativeBase):
@@ -13,15 +13,17 @@ class Base(DeclarativeBase):
 
 
 class WebhookRequest(Base):
-    """One accepted webhook: its idempotency key and the answer it was given."""
+    """One keyed request: its idempotency key (scoped by route and credential), what it asked, its answer."""
 
     __tablename__ = "webhook_requests"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
-    http_status: Mapped[int | None] = mapped_column(Integer)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of what the request asked for
+    http_status: Mapped[int | None] = mapped_column(Integer)  # unused since 0002; kept for old rows
     answer: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime)  # who holds the key, until when
 
 
 class Delivery(Base):
@@ -57,10 +59,30 @@ class Delivery(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
 
-    def as_dict(self):
-        """Every column, datetimes as ISO 8601 UTC, for the CLI and /deliveries answers."""
-        out = {}
-        for attr in inspect(self).mapper.column_attrs:
-            value = getattr(self, attr.key)
-            out[attr.key] = value.isoformat() + "Z" if isinstance(value, datetime) else value
-        return out
+
+class Attempt(Base):
+    """One send of a delivery to its vendor: when, how long, who sent it, what the vendor said."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(32), ForeignKey("deliveries.id", ondelete="CASCADE"),
+                                             index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(16))  # web, worker, replay, cli
+    outcome: Mapped[str] = mapped_column(String(24))  # as the vendor's answer reads, before retry policy
+    code: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(24))
+
+
+DELIVERIES, REQUESTS, ATTEMPTS = Delivery.__table__, WebhookRequest.__table__, Attempt.__table__
+
+
+def row_dict(row):
+    """A Core row or mapping as plain JSON-able values, datetimes as ISO 8601 UTC."""
+    mapping = row._mapping if hasattr(row, "_mapping") else row
+    return {key: (value.isoformat() + "Z" if isinstance(value, datetime) else value)
+            for key, value in mapping.items()}

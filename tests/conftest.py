@@ -1,10 +1,19 @@
 import pytest
 
 from app import create_app
-from store.db import upgrade
 from tests.fakes import JustClickFake, MailkitFake
 
 TOKEN = "tok-primary-0123456789"
+
+
+def store_of(app):
+    """The app's Store (engine, ledger, queries, clock)."""
+    return app.extensions["delivery"].store
+
+
+def make_worker(app, sender="worker"):
+    """A Worker of the app's delivery service."""
+    return app.extensions["operations"].worker(sender=sender)
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +62,12 @@ def make_app(env):
     def build(**overrides):
         merged = {**env, **overrides}
         app = create_app({k: v for k, v in merged.items() if v is not None})
-        upgrade(app.extensions["ledger"].engine)
+        store_of(app).upgrade()
         built.append(app)
         return app
     yield build
     for app in built:
-        app.extensions["ledger"].close()
+        store_of(app).close()
 
 
 @pytest.fixture
@@ -80,7 +89,7 @@ class FakeClock:
     """Naive-UTC time that tests move by hand, so no test sleeps through a backoff."""
 
     def __init__(self):
-        from store.ledger import utcnow
+        from store import utcnow
         self.now = utcnow()
 
     def __call__(self):
@@ -95,8 +104,8 @@ class FakeClock:
 def clock(store_app):
     """Put the store app's ledger on a hand-moved clock."""
     fake = FakeClock()
-    store_app.extensions["ledger"].clock = fake
-    store_app.extensions["ledger"].rand = lambda: 1.0  # the top of the jitter range: deterministic delays
+    store_of(store_app).clock = fake
+    store_of(store_app).policy.rand = lambda: 1.0  # the top of the jitter range: deterministic delays
     return fake
 
 
@@ -142,7 +151,7 @@ def store_env(request, env):
     import psycopg
     url = request.getfixturevalue("pg_database")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE deliveries, webhook_requests")
+        conn.execute("TRUNCATE attempts, deliveries, webhook_requests")
     return {**env, "DATABASE_URL": url}
 
 
@@ -150,6 +159,6 @@ def store_env(request, env):
 def store_app(store_env):
     """An app on each store in turn."""
     app = create_app(store_env)
-    upgrade(app.extensions["ledger"].engine)
+    store_of(app).upgrade()
     yield app
-    app.extensions["ledger"].close()
+    store_of(app).close()

@@ -19,8 +19,9 @@ def run(runner, *args):
     (None, ["--to", "justclick", "--group", "Nope"], 1, "rejected"),
     ("mk", ["--to", "mailkit"], 0, "unsubscribed"),
     (None, ["--to", "mailkit", "--no-optout", "--timeout-days", "30", "--campaign", "77"], 0, "not_subscribed"),
-    ("jc-down", ["--to", "justclick"], 1, "failed"),
-])
+    # Through the ledger now: a vendor that is down leaves the row pending for the worker (still exit 1).
+    ("jc-down", ["--to", "justclick"], 1, "queued"),
+], ids=["jc", "jc-nolist", "jc-unknown-group", "mk", "mk-options", "jc-down"])
 def test_unsubscribe(runner, justclick, mailkit, prepare, args, code, status):
     if prepare in ("jc", "jc-down"):
         justclick.subscribe(EMAIL, "Main")
@@ -93,3 +94,24 @@ def test_check_names_what_is_missing_or_malformed(make_app):
     text = " ".join(report["problems"])
     for needle in ("MAILKIT_CLIENT_ID", "MAILKIT_TRANSPORT", "UPSTREAM_TIMEOUT", "WEBHOOK_TOKENS"):
         assert needle in text
+
+
+def test_cli_unsubscribes_are_on_record_with_their_attempt(runner, justclick):
+    justclick.subscribe(EMAIL, "Main")
+    assert run(runner, "unsubscribe", EMAIL, "--to", "justclick")[0] == 0
+    listed = runner.invoke(args=["deliveries", "list", "--target", EMAIL, "--json"])
+    [row] = [json.loads(line) for line in listed.output.splitlines()]
+    assert (row["status"], row["outcome"], row["attempts"]) == ("done", "unsubscribed", 1)
+    shown = json.loads(runner.invoke(args=["deliveries", "show", row["id"]]).output)
+    [attempt] = shown["attempt_history"]
+    assert (attempt["sender"], attempt["outcome"], attempt["code"], attempt["number"]) == (
+        "cli", "unsubscribed", "0", 1)
+    assert attempt["duration_ms"] >= 0 and attempt["started_at"].endswith("Z")
+
+
+@pytest.mark.parametrize("args, sends", [([], 1), (["--force"], 2)], ids=["dedup", "force"])
+def test_cli_honours_the_dedup_window_unless_forced(runner, justclick, args, sends):
+    justclick.subscribe(EMAIL, "Main")
+    run(runner, "unsubscribe", EMAIL, "--to", "justclick")
+    exit_code, out = run(runner, "unsubscribe", EMAIL, "--to", "justclick", *args)
+    assert exit_code == 0 and len(justclick.requests) == sends

@@ -5,8 +5,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from store.cli import make_worker
-from store.models import Delivery
+from store.models import DELIVERIES
+from tests.conftest import make_worker, store_of
 from tests.helpers import post
 
 A = "anna@example.com"
@@ -14,12 +14,11 @@ HOUR = 3600
 
 
 def rows(app, target=None):
-    ledger = app.extensions["ledger"]
-    with ledger.session() as db:
-        query = select(Delivery).order_by(Delivery.created_at)
-        if target:
-            query = query.where(Delivery.target == target)
-        return list(db.scalars(query))
+    query = select(DELIVERIES).order_by(DELIVERIES.c.created_at)
+    if target:
+        query = query.where(DELIVERIES.c.target == target)
+    with store_of(app).engine.connect() as conn:
+        return list(conn.execute(query))
 
 
 def hits(fake, email):
@@ -69,11 +68,11 @@ def test_rate_limit_is_retried(store_app, justclick, clock):
 
 
 def test_backoff_is_exponential_with_jitter_and_capped(store_app):
-    ledger = store_app.extensions["ledger"]
-    ledger.rand = lambda: 0.0
-    low = [ledger.backoff(n) for n in range(1, 12)]
-    ledger.rand = lambda: 1.0
-    high = [ledger.backoff(n) for n in range(1, 12)]
+    policy = store_of(store_app).policy
+    policy.rand = lambda: 0.0
+    low = [policy.backoff(n) for n in range(1, 12)]
+    policy.rand = lambda: 1.0
+    high = [policy.backoff(n) for n in range(1, 12)]
     assert low[:3] == [15, 30, 60] and high[:3] == [30, 60, 120]
     assert max(high) == 3600
 
@@ -242,28 +241,24 @@ def test_store_down_means_nothing_accepted_and_retry(env, justclick):
     assert justclick.requests == []
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 503 and ready.json["store"] == {"reachable": False}
-    app.extensions["ledger"].close()
+    store_of(app).close()
 
 
 def test_group_commit_isolates_a_duplicate_key(store_app):
     """Threads writing at once share transactions; a taken key fails only its own request."""
     import threading
 
-    from sqlalchemy.exc import IntegrityError
+    from store.ledger import KeyState, Planned
 
-    from store.ledger import Planned
-
-    ledger = store_app.extensions["ledger"]
+    ledger = store_of(store_app).ledger
     outcomes, start = {}, threading.Barrier(24)
 
     def accept(n, key):
         plan = Planned(0, "justclick", f"g{n}@example.com", "Main", None, {},
                        {"lead_email": f"g{n}@example.com", "rass_name": "Main"})
         start.wait()
-        try:
-            outcomes[n] = ledger.accept([plan], key=key)
-        except IntegrityError:
-            outcomes[n] = "taken"
+        accepted = ledger.accept([plan], key=key)
+        outcomes[n] = "taken" if isinstance(accepted, KeyState) else accepted
 
     threads = [threading.Thread(target=accept, args=(n, "dup" if n < 2 else f"k{n}")) for n in range(24)]
     for t in threads:

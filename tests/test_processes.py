@@ -12,8 +12,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from store.cli import make_worker
-from store.models import Delivery
+from store.models import DELIVERIES
+from tests.conftest import make_worker, store_of
 from tests.helpers import TOKEN, post
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,11 +50,11 @@ def free_port():
 
 
 def count(app, **where):
-    with app.extensions["ledger"].session() as db:
-        query = select(func.count()).select_from(Delivery)
-        for key, value in where.items():
-            query = query.where(getattr(Delivery, key) == value)
-        return db.scalar(query)
+    query = select(func.count()).select_from(DELIVERIES)
+    for key, value in where.items():
+        query = query.where(DELIVERIES.c[key] == value)
+    with store_of(app).engine.connect() as conn:
+        return conn.execute(query).scalar()
 
 
 def queue(app, justclick, emails):
@@ -129,13 +129,13 @@ def test_sigkill_mid_drain_loses_nothing(store_app, store_env, justclick, tmp_pa
     worker.wait(10)
     assert count(store_app, status="pending") > 0
     justclick.delay = 0.0
-    clock = store_app.extensions["ledger"].clock
+    clock = store_of(store_app).clock
     from tests.conftest import FakeClock
     later = FakeClock()
     later.advance(120)  # past the dead worker's lease
-    store_app.extensions["ledger"].clock = later
+    store_of(store_app).clock = later
     make_worker(store_app).drain()
-    store_app.extensions["ledger"].clock = clock
+    store_of(store_app).clock = clock
     assert count(store_app, status="done") == len(emails)
     sent = hits(justclick)
     assert set(sent) == set(emails)  # everyone reached at least once
@@ -147,10 +147,10 @@ def test_two_workers_on_postgres_never_send_twice(request, pg_database, env, jus
     from app import create_app
     import psycopg
     with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE deliveries, webhook_requests")
+        conn.execute("TRUNCATE attempts, deliveries, webhook_requests")
     pg_env = {**env, "DATABASE_URL": pg_database}
     app = create_app(pg_env)
-    request.addfinalizer(app.extensions["ledger"].close)
+    request.addfinalizer(store_of(app).close)
     emails = [f"w{i}@example.com" for i in range(160)]
     queue(app, justclick, emails)
     justclick.delay = 0.01

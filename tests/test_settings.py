@@ -8,11 +8,17 @@ SECRETS = {"JUSTCLICK_SECRET": "jc-s3cret", "MAILKIT_CLIENT_MD5": "mk-s3cret", "
            "WEBHOOK_SECRET": "whsec_c2VjcmV0", "TYPEFORM_SECRET": "tf-s3cret", "TALLY_SECRET": "ta-s3cret"}
 
 
+@pytest.mark.parametrize("env, vendor, expected", [
+    ({}, "justclick", "https://.justclick.ru/api/"),
+    ({"JUSTCLICK_LOGIN": "acme"}, "justclick", "https://acme.justclick.ru/api/"),
+    ({"MAILKIT_TRANSPORT": "XMLRPC"}, "mailkit", "https://api.mailkit.eu/rpc.fcgi"),
+    ({}, "mailkit", "https://api.mailkit.eu/json.fcgi"),
+], ids=["jc-default", "jc-login", "mk-xmlrpc", "mk-json"])
+def test_vendor_urls(env, vendor, expected):
+    assert load_settings(env, "inst").vendor(vendor).url == expected
+
+
 @pytest.mark.parametrize("env, attr, expected", [
-    ({}, "justclick_url", "https://.justclick.ru/api/"),
-    ({"JUSTCLICK_LOGIN": "acme"}, "justclick_url", "https://acme.justclick.ru/api/"),
-    ({"MAILKIT_TRANSPORT": "XMLRPC"}, "mailkit_url", "https://api.mailkit.eu/rpc.fcgi"),
-    ({}, "mailkit_url", "https://api.mailkit.eu/json.fcgi"),
     ({"DATABASE_URL": "postgres://u:p@db:5432/x"}, "database_url", "postgresql+psycopg://u:p@db:5432/x"),
     ({"DATABASE_URL": "postgresql://u@db/x"}, "database_url", "postgresql+psycopg://u@db/x"),
     ({}, "database_url", "sqlite:///inst/unsub-relay.sqlite3"),
@@ -71,4 +77,4 @@ def test_create_app_puts_the_scrubber_on_every_root_handler(env):
     app = create_app({**env, **SECRETS})
     handlers = logging.getLogger().handlers
     assert handlers and all(any(isinstance(f, ScrubSecrets) for f in h.filters) for h in handlers)
-    app.extensions["ledger"].close()
+    app.extensions["delivery"].store.close()

@@ -1,38 +1,20 @@
-"""The app edge's one mapping from outcomes to HTTP answers, JSON pages and redirects."""
+"""The app edge's one mapping from answers to HTTP: status codes, JSON, pages and redirects for people."""
 
 from urllib.parse import urlsplit
 
 from flask import g, jsonify, redirect, render_template, request
 
+from status import DRY_RUN, FAILED, QUEUED, REJECTED, SUCCESSES
 from webhooks.intake import FORM, MULTIPART
 
-SEVERITY = ("failed", "rejected", "queued", "unsubscribed", "already_unsubscribed", "not_subscribed")
-SUCCESS = {"unsubscribed", "already_unsubscribed", "not_subscribed", "dry_run", "ok"}
+# An answer's top-level status -> HTTP: we or the vendor's answer at fault, refused data, accepted for later.
+HTTP_STATUS = {FAILED: 502, REJECTED: 422, QUEUED: 202}
+PAGE_OK = {*SUCCESSES, DRY_RUN, "ok"}
 
 
-def http_status(outcomes):
-    """502 when we or the upstream's answer are at fault, 422 for refused data, 202 queued, else 200."""
-    statuses = {o.status for o in outcomes}
-    if "failed" in statuses:
-        return 502
-    if "rejected" in statuses:
-        return 422
-    if "queued" in statuses:
-        return 202
-    return 200
-
-
-def overall(outcomes):
-    """The most serious status among the outcomes."""
-    statuses = {o.status for o in outcomes}
-    return next((s for s in SEVERITY if s in statuses), "unsubscribed")
-
-
-def build(request_id, outcomes, batch):
-    """(HTTP status, flat JSON body) for a handled webhook."""
-    body = {"id": request_id, "status": overall(outcomes),
-            "results": [o.as_dict(batch) for o in outcomes]}
-    return http_status(outcomes), body
+def http_status(answer_status):
+    """The HTTP status for an answer's top-level status (200 for every success and dry runs)."""
+    return HTTP_STATUS.get(answer_status, 200)
 
 
 def wants_page():
@@ -46,17 +28,20 @@ def safe_redirect(url, settings):
     """`url` if it points at an allowed host over http(s), else None: no open redirect."""
     if not url:
         return None
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:  # not a URL at all (an unclosed IPv6 bracket, a bad port)
+        return None
     if parts.scheme in ("http", "https") and host and host in settings.allowed_redirect_hosts:
         return url
     return None
 
 
-def respond(status, body, settings, redirect_to=None, headers=None):
+def respond_body(status, body, settings, redirect_to=None, headers=None):
     """JSON for machines; for a person's browser a 303 to the configured page, or a small page."""
     if wants_page():
-        ok = body.get("status") in SUCCESS
+        ok = body.get("status") in PAGE_OK
         target = (safe_redirect(redirect_to, settings) if ok else None) or \
             (settings.success_url if ok else settings.failure_url)
         if target:
@@ -67,3 +52,9 @@ def respond(status, body, settings, redirect_to=None, headers=None):
     response.status_code = status
     response.headers.update(headers or {})
     return response
+
+
+def respond(answer, settings, redirect_to=None):
+    """The HTTP answer for a delivery service Answer; a replay says so in a header."""
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
+    return respond_body(http_status(answer.status), answer.body, settings, redirect_to, headers)

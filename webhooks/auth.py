@@ -6,13 +6,10 @@ import hashlib
 import hmac
 import time
 
+from errors import NotAuthorized
 from webhooks.intake import FORM, MULTIPART
 
 TOLERANCE_SECONDS = 5 * 60
-
-
-class NotAuthorized(Exception):
-    """The one verification error: every malformed or wrong credential ends here."""
 
 
 def _any_equal(candidates, expected):
@@ -82,17 +79,9 @@ def offered_token(request):
     return request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
 
 
-def configured_methods(settings):
-    """Names of the authentication methods that are switched on."""
-    methods = {"token": settings.webhook_tokens, "standard_webhooks": settings.webhook_secret,
-               "typeform": settings.typeform_secret, "tally": settings.tally_secret}
-    return [name for name, value in methods.items() if value]
-
-
 def authorize(settings, request, body, now=None):
     """The method that vouches for this request; NotAuthorized when none of the configured ones does."""
-    methods = configured_methods(settings)
-    if not methods:
+    if not settings.auth_methods:
         raise NotAuthorized("no webhook authentication is configured: set WEBHOOK_TOKENS "
                             "(or WEBHOOK_SECRET, TYPEFORM_SECRET, TALLY_SECRET)")
     headers = request.headers

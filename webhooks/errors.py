@@ -1,20 +1,13 @@
-"""Every failure becomes a JSON answer (or a page for a browser); no traceback reaches a caller."""
+"""The app edge's one mapping from errors to answers: JSON (or a page for a browser), never a traceback."""
 
 import logging
-
 import time
 
 from flask import current_app, g, request
-from marshmallow import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from dispatch import NotConfigured
-from schemas.inbound import ShapeError
-from store.ledger import InProgress
-from webhooks.answers import respond
-from webhooks.auth import NotAuthorized
-from webhooks.intake import BadBody
+from errors import RelayError, StoreUnavailable
+from webhooks.answers import respond_body
 
 log = logging.getLogger("unsub_relay.web")
 
@@ -22,7 +15,7 @@ log = logging.getLogger("unsub_relay.web")
 def _answer(status, body, headers=None):
     if request.path.startswith("/hooks/"):
         _log_refusal(status, body)
-    return respond(status, body, current_app.config["SETTINGS"], headers=headers)
+    return respond_body(status, body, current_app.config["SETTINGS"], headers=headers)
 
 
 def _log_refusal(status, body):
@@ -34,34 +27,11 @@ def _log_refusal(status, body):
              request.path, status, body.get("status"), fields, duration)
 
 
-def not_authorized(exc):
-    return _answer(401, {"status": "unauthorized", "message": str(exc)}, {"WWW-Authenticate": "Bearer"})
-
-
-def bad_body(exc):
-    return _answer(exc.status, {"status": "invalid", "message": exc.message})
-
-
-def invalid(exc):
-    messages = exc.messages
-    return _answer(422, {"status": "rejected", "message": "Validation failed; nothing was sent.",
-                         "errors": messages})
-
-
-def not_configured(exc):
-    return _answer(503, {"status": "failed", "message": str(exc)}, {"Retry-After": "300"})
-
-
-def in_progress(exc):
-    return _answer(409, {"status": "in_progress", "message": "A request with this idempotency key is "
-                         "still being handled; retry shortly."}, {"Retry-After": "5"})
-
-
-def store_down(exc):
-    log.error("ledger unavailable: %s", type(exc).__name__)
-    return _answer(503, {"status": "failed", "message": "The delivery ledger is unavailable; retry shortly. "
-                         "Anything already accepted is still delivered (run `flask db upgrade` if the ledger "
-                         "was never created)."}, {"Retry-After": "30"})
+def relay_error(exc):
+    """Every error of the tree in errors.py: its own status, label and headers."""
+    if isinstance(exc, StoreUnavailable):
+        log.error("ledger unavailable: %s", exc.reason)
+    return _answer(exc.http_status, exc.body(), exc.headers)
 
 
 def http_error(exc):
@@ -74,13 +44,7 @@ def unexpected(exc):
 
 
 def init_app(app):
-    """Register the handlers, most specific first."""
-    app.register_error_handler(NotAuthorized, not_authorized)
-    app.register_error_handler(BadBody, bad_body)
-    app.register_error_handler(ShapeError, invalid)
-    app.register_error_handler(ValidationError, invalid)
-    app.register_error_handler(NotConfigured, not_configured)
-    app.register_error_handler(InProgress, in_progress)
-    app.register_error_handler(SQLAlchemyError, store_down)
+    """One handler per root: ours, Werkzeug's, and anything else."""
+    app.register_error_handler(RelayError, relay_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected)

@@ -7,6 +7,8 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from errors import BadBody
+
 JSON_TYPES = ("application/json", "text/json")
 XML_TYPES = ("application/xml", "text/xml")
 FORM = "application/x-www-form-urlencoded"
@@ -15,15 +17,6 @@ SNIFFED = ("", "text/plain", "application/octet-stream")
 MAX_FIELDS = 1000
 MAX_DEPTH = 32
 DEEP = "The body is nested too deeply."
-
-
-class BadBody(Exception):
-    """The body cannot be read; `status` is 400 (unparseable) or 415 (unsupported media type)."""
-
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def kind_of(mimetype, raw):

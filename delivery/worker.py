@@ -1,40 +1,42 @@
-"""The retry worker: claims due deliveries, sends several at once, records, backs off."""
+"""The retry worker: claims due deliveries, sends several at once through the service, records, backs off."""
 
 import logging
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 
+from errors import StoreUnavailable
 from store.ledger import new_id
 
 log = logging.getLogger("unsub_relay.worker")
 
 
 class Worker:
-    """One worker process's loop; stop() lets the batch in flight finish."""
+    """One worker process's loop; stop() lets the sends in flight finish. `sender` labels its attempts."""
 
-    def __init__(self, ledger, dispatcher, concurrency=16, lease_seconds=60.0, poll_seconds=1.0):
-        self.ledger, self.dispatcher = ledger, dispatcher
-        self.concurrency, self.lease_seconds, self.poll_seconds = concurrency, lease_seconds, poll_seconds
+    def __init__(self, service, concurrency=16, sender="worker", poll_seconds=1.0):
+        self.service, self.ledger = service, service.store.ledger
+        self.concurrency, self.sender, self.poll_seconds = concurrency, sender, poll_seconds
         self.id = new_id()
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker")
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
-        rows = self.ledger.claim(self.id, self.concurrency * 4, self.lease_seconds)
+        rows = self.ledger.claim(self.id, self.concurrency * 4)
         if not rows:
             return 0
         futures = self._submit(rows)
-        self._record([(futures[f], f.result()) for f in as_completed(futures)])
+        self._record([f.result() for f in as_completed(futures)])
         return len(rows)
 
     def _submit(self, rows):
-        return {self.pool.submit(self.dispatcher.send, row.destination, row.payload): row for row in rows}
+        return {self.pool.submit(self.service.attempt, row, row.destination, row.payload, self.sender): row
+                for row in rows}
 
-    def _record(self, results):
-        destination = {row.id: row.destination for row, _ in results}
-        for change in self.ledger.record(results, self.id):
+    def _record(self, sent):
+        destination = {s.row.id: s.row.destination for s in sent}
+        for change in self.ledger.record(sent, self.id):
             log.info("delivery id=%s destination=%s status=%s outcome=%s attempts=%d code=%s",
                      change["_id"], destination[change["_id"]], change["status"], change["outcome"],
                      change["attempts"], change["last_code"])
@@ -71,23 +73,30 @@ class Worker:
                 continue
             done, _ = wait(inflight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
             if done:
-                self._record_safely([(inflight.pop(f), f.result()) for f in done])
-        self.ledger.release(self.id)
+                self._record_safely([f.result() for f in done], [inflight.pop(f) for f in done])
+        self._release()
         self.pool.shutdown(wait=True)
         log.info("worker %s stopped", self.id[:8])
 
     def _claim(self, limit):
         try:
-            return self.ledger.claim(self.id, limit, self.lease_seconds)
-        except Exception:  # the store blinked: keep the process, try again shortly
-            log.exception("claim failed; retrying")
+            return self.ledger.claim(self.id, limit)
+        except StoreUnavailable as exc:  # the store blinked: keep the process, try again shortly
+            log.error("claim failed (%s); retrying", exc.reason)
             return []
 
-    def _record_safely(self, results):
+    def _record_safely(self, sent, rows):
         try:
-            self._record(results)
-        except Exception:  # the rows keep their lease and come back when it runs out
-            log.exception("recording %d results failed; their leases will expire and be retried", len(results))
+            self._record(sent)
+        except StoreUnavailable as exc:  # the rows keep their lease and come back when it runs out
+            log.error("recording %d results failed (%s); their leases will expire and be retried",
+                      len(rows), exc.reason)
+
+    def _release(self):
+        try:
+            self.ledger.release(self.id)
+        except StoreUnavailable:
+            log.error("could not give back leases; they expire by themselves")
 
     def stop(self, *_):
         """Ask the loop to finish its current batch and exit (SIGTERM, SIGINT)."""

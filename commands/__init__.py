@@ -1,0 +1,9 @@
+"""The command line: thin wrappers over the delivery service and its operations."""
+
+from commands import deliveries, unsubscribe
+
+
+def init_app(app):
+    """Register every command."""
+    unsubscribe.init_app(app)
+    deliveries.init_app(app)

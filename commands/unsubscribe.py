@@ -1,0 +1,78 @@
+"""`flask unsubscribe` (through the ledger, like a webhook) and `flask check`."""
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from connectors.registry import NAMES
+from delivery.operations import check_report
+from errors import Invalid, NotConfigured
+from status import is_success
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+REPORTED = ("destination", "status", "code", "message")
+
+
+def emit(obj):
+    """One JSON document on stdout, texts readable (JustClick answers in Russian)."""
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def target_fields(target):
+    """An email when it has an @, otherwise a phone number."""
+    target = target.strip()
+    return {"email": target} if "@" in target else {"phone": target}
+
+
+def unsubscribe_result(service, target, to, options, force=False):
+    """Run one CLI unsubscribe through the delivery service: (exit code, JSON-able result)."""
+    fields = {**target_fields(target), **{k: v for k, v in options.items() if v is not None}}
+    try:
+        plan = service.plan([(0, fields)], to=to)
+    except Invalid as exc:
+        return EXIT_USAGE, {"status": "invalid", "errors": exc.errors}
+    except NotConfigured as exc:
+        return EXIT_USAGE, {"status": "invalid", "errors": {"to": [exc.message]}}
+    answer = service.submit(plan, sender="cli", dedup=not force)
+    results = [{k: entry[k] for k in REPORTED} for entry in answer.body["results"]]
+    code = EXIT_OK if all(is_success(r["status"]) for r in results) else EXIT_FAILED
+    if to != "all":
+        return code, results[0]
+    return code, {"status": answer.status, "results": results}
+
+
+@click.command("unsubscribe")
+@with_appcontext
+@click.argument("target")
+@click.option("--to", "to", type=click.Choice(["all", *NAMES]), default="all", show_default=True)
+@click.option("--group", help="JustClick group (rass_name); defaults to JUSTCLICK_GROUP.")
+@click.option("--campaign", help="Mailkit ID_send_message (campaign delivery ID).")
+@click.option("--no-optout", "send_optout", flag_value=False, default=None,
+              help="Mailkit: do not send the opt-out confirmation mail.")
+@click.option("--timeout-days", type=int, help="Mailkit: temporary unsubscribe for 14 to 90 days.")
+@click.option("--force", is_flag=True, help="Send even if the same unsubscribe is in the dedup window.")
+def unsubscribe_command(target, to, group, campaign, send_optout, timeout_days, force):
+    """Unsubscribe TARGET (an email address or phone number) now, and print the result as JSON."""
+    options = {"group": group, "ID_send_message": campaign, "send_optout": send_optout,
+               "timeout_days": timeout_days}
+    code, result = unsubscribe_result(current_app.extensions["delivery"], target, to, options, force)
+    emit(result)
+    sys.exit(code)
+
+
+@click.command("check")
+@with_appcontext
+def check_command():
+    """Report which destinations and webhook checks are configured, without printing secrets."""
+    report = check_report(current_app.config["SETTINGS"])
+    emit(report)
+    sys.exit(EXIT_OK if report["ok"] else EXIT_FAILED)
+
+
+def init_app(app):
+    """Register the commands."""
+    app.cli.add_command(unsubscribe_command)
+    app.cli.add_command(check_command)

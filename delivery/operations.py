@@ -1,0 +1,76 @@
+"""What operators ask of the service: configuration and readiness reports, finding, showing, replaying
+and purging deliveries. The CLI, /readyz and (later) the console call these, never the store directly."""
+
+from connectors import registry
+from delivery.worker import Worker
+from errors import StoreUnavailable
+
+NO_AUTH = ("no webhook authentication: set WEBHOOK_TOKENS or WEBHOOK_SECRET (or TYPEFORM_SECRET / "
+           "TALLY_SECRET); every hook answers 401 until then")
+
+
+def check_report(settings):
+    """Which destinations and webhook checks are configured, and what is missing or malformed; no secret."""
+    report = {"destinations": {}, "webhook_auth": settings.auth_methods, "problems": list(settings.problems)}
+    for vendor in registry.VENDORS:
+        config = settings.vendor(vendor.name)
+        gaps = vendor.missing(config)
+        report["destinations"][vendor.name] = {"configured": not gaps, "missing": gaps, **vendor.report(config)}
+    if not settings.auth_methods:
+        report["problems"].append(NO_AUTH)
+    if not any(d["configured"] for d in report["destinations"].values()):
+        report["problems"].append("no destination is configured")
+    report["ok"] = not report["problems"]
+    return report
+
+
+class Operations:
+    """The operator's view of one service."""
+
+    def __init__(self, service):
+        self.service, self.store = service, service.store
+
+    def readiness(self):
+        """(ready, report): configuration valid, store writable and reachable, backlog young enough."""
+        settings = self.service.settings
+        report = check_report(settings)
+        problems, store = list(report["problems"]), {"reachable": False}
+        store_problems = self.store.problems()
+        try:
+            age = self.store.queries.oldest_pending_age()
+            store = {"reachable": not store_problems, "oldest_pending_seconds": round(age, 1)}
+            if age >= settings.pending_alert_seconds:
+                problems.append(f"the oldest pending delivery is {age / 3600:.1f} h old: is the worker running?")
+        except StoreUnavailable as exc:  # say why; a health check never raises
+            problems.append(f"the store is unreachable or not migrated ({exc.reason}): "
+                            "check DATABASE_URL and run `flask db upgrade`")
+        problems.extend(store_problems)
+        body = {"status": "ok" if not problems else "unhealthy", "problems": problems, "store": store,
+                "destinations": {k: v["configured"] for k, v in report["destinations"].items()}}
+        return not problems, body
+
+    def worker(self, concurrency=None, sender="worker"):
+        """A Worker for this service."""
+        return Worker(self.service, concurrency or self.service.settings.worker_concurrency, sender)
+
+    def replay(self, ids=None, failed=False):
+        """Make deliveries due again with a fresh retry window and send them now; returns how many."""
+        count = self.store.ledger.requeue(ids, failed=failed)
+        self.worker(sender="replay").drain()
+        return count
+
+    def find(self, status=None, target=None, limit=100):
+        return self.store.queries.find(status, target, limit)
+
+    def show(self, delivery_id):
+        """One delivery with its attempts in order, or None."""
+        row = self.store.queries.get(delivery_id)
+        if row is not None:
+            row["attempt_history"] = self.store.queries.attempts(row["id"])
+        return row
+
+    def purge(self, older_than_seconds):
+        return self.store.queries.purge(older_than_seconds)
+
+    def upgrade(self):
+        self.store.upgrade()

@@ -1,0 +1,121 @@
+"""The delivery service: the one path from a validated request to the vendors and back.
+
+Every entry point (webhook, CLI, replay, worker) comes through here: plan, accept (rows written first, the
+idempotency and dedup decisions made in the same transaction), attempt (the send timed and recorded with
+its result), and the answer returned upward as a value.
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from delivery import answer as answers
+from delivery.planning import make_plan
+from errors import InProgress, KeyReused, NotConfigured
+from store.ledger import KeyState, Sent, new_id
+
+GRACE_SECONDS = 1.0
+NOT_CONFIGURED = ("no destination is configured: set JUSTCLICK_LOGIN and JUSTCLICK_SECRET, "
+                  "or MAILKIT_CLIENT_ID and MAILKIT_CLIENT_MD5")
+
+
+class DeliveryService:
+    """Owns one unsubscribe from plan to outcome."""
+
+    def __init__(self, settings, store, connectors, threads=32):
+        self.settings, self.store, self.connectors = settings, store, connectors
+        self.timeout = settings.upstream_timeout
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send")
+
+    def names(self, wanted="all"):
+        """Destination names for 'all' or one name; NotConfigured when it cannot be reached."""
+        if wanted == "all":
+            if not self.connectors:
+                raise NotConfigured(NOT_CONFIGURED)
+            return list(self.connectors)
+        if wanted not in self.connectors:
+            raise NotConfigured(f"{wanted} is not configured: run `flask check` to see what is missing")
+        return [wanted]
+
+    def plan(self, items, errors=None, batch=False, to="all"):
+        """A Plan for canonical field mappings [(index, fields)]; NotConfigured or Invalid, nothing sent."""
+        names = self.names(to)
+        return make_plan(items, errors or {}, batch, names, self.settings.vendors)
+
+    def preview(self, plan):
+        """The dry-run Answer: the requests that would go out, secrets redacted."""
+        return answers.dry_run_answer(
+            [(p.index, p.destination, self.connectors[p.destination].preview(p.payload)) for p in plan.plans],
+            plan.batch)
+
+    def submit(self, plan, key=None, respond_async=False, sender="web", dedup=True):
+        """Accept the plan's deliveries, attempt the new ones once (unless async), record, answer.
+
+        `key` is the request's idempotency key, already scoped by the caller (route and credential).
+        """
+        if key:
+            state = self.store.ledger.key_state(key)
+            if state is not None:
+                return self._repeat(state, plan)
+        owner = None if respond_async else new_id()
+        accepted = self.store.ledger.accept(plan.plans, key, plan.fingerprint, owner, dedup)
+        if isinstance(accepted, KeyState):  # the same key arrived twice at once: the first one answers
+            return self._repeat(accepted, plan)
+        request_id, placed = accepted
+        fresh = [place for place in placed if place.is_new]
+        sent, late = ([], []) if respond_async else self._send(fresh, sender)
+        answer = answers.answer_of(request_id, self._outcomes(placed, sent), plan.batch)
+        self.store.ledger.record(sent, owner, (request_id, answer.body) if key else None)
+        for future, place in late:  # a send that outlived its deadline: record it whenever it ends
+            future.add_done_callback(lambda f, p=place: self._record_late(f, owner))
+        return answer
+
+    def _repeat(self, state, plan):
+        """The answer to a request whose key was seen: the stored answer, 409 while the first one is
+        running, or, when its holder died before answering, the state of the rows it wrote."""
+        if state.fingerprint and state.fingerprint != plan.fingerprint:
+            raise KeyReused()
+        if state.answer is not None:
+            return answers.Answer(state.answer, replayed=True)
+        if state.lease_until is not None and state.lease_until > self.store.now():
+            raise InProgress()
+        rows = self.store.queries.of_request(state.request_id)
+        return answers.answer_of(state.request_id, [answers.from_row(r) for r in rows], plan.batch, True)
+
+    @staticmethod
+    def _outcomes(placed, sent):
+        results = {s.row.id: s.result for s in sent}
+        outcomes = []
+        for place in placed:
+            if place.id in results:
+                outcomes.append(answers.from_result(place, results[place.id]))
+            elif place.is_new:
+                outcomes.append(answers.from_place(place, "accepted; the worker will send it"))
+            else:
+                outcomes.append(answers.from_place(place, "answered from an earlier identical request"))
+        return outcomes
+
+    def attempt(self, row, destination, payload, sender):
+        """Send one delivery and time it: a Sent to record (the row has id, attempts and retry_since)."""
+        started_at, started = self.store.now(), time.monotonic()
+        result = self.connectors[destination].send(payload)
+        return Sent(row, result, started_at, round((time.monotonic() - started) * 1000), sender)
+
+    def _send(self, fresh, sender):
+        """([Sent] that ended in time, [(future, Placed)] still running).
+
+        One delivery is sent on the request's own thread (a hop through the pool costs about a millisecond
+        of CPU under load); several go out in parallel with one overall deadline.
+        """
+        if len(fresh) == 1:
+            place = fresh[0]
+            return [self.attempt(place, place.plan.destination, place.plan.payload, sender)], []
+        futures = {self.pool.submit(self.attempt, p, p.plan.destination, p.plan.payload, sender): p
+                   for p in fresh}
+        done, late = wait(futures, timeout=self.timeout + GRACE_SECONDS)
+        return [f.result() for f in done], [(f, futures[f]) for f in late]
+
+    def _record_late(self, future, owner):
+        try:
+            self.store.ledger.record([future.result()], owner)
+        except Exception:  # the row keeps its lease and the worker takes it over when it runs out
+            pass

@@ -1,0 +1,70 @@
+"""The operator's queries: find and show deliveries with their attempts, the backlog's age, purge."""
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+
+from status import PENDING
+from store.models import ATTEMPTS, DELIVERIES, REQUESTS, row_dict
+
+D, A = DELIVERIES.c, ATTEMPTS.c
+COLUMNS = [c for c in DELIVERIES.c]
+
+
+class Queries:
+    """Reads (and the purge) on the ledger; `now()` is the store's clock."""
+
+    def __init__(self, writer, now):
+        self.writer, self.now = writer, now
+
+    def get(self, delivery_id):
+        """One delivery as a dict (by id or a unique id prefix of at least 6 characters), or None."""
+        with self.writer.reading() as conn:
+            row = conn.execute(select(*COLUMNS).where(D.id == delivery_id)).first()
+            if row is None and len(delivery_id) >= 6:
+                rows = conn.execute(select(*COLUMNS).where(D.id.startswith(delivery_id, autoescape=True))
+                                    .limit(2)).all()
+                row = rows[0] if len(rows) == 1 else None
+        return None if row is None else row_dict(row)
+
+    def attempts(self, delivery_id):
+        """Every attempt of one delivery, in order."""
+        with self.writer.reading() as conn:
+            rows = conn.execute(select(A.number, A.started_at, A.duration_ms, A.sender, A.outcome, A.code,
+                                       A.text, A.error_kind)
+                                .where(A.delivery_id == delivery_id).order_by(A.number, A.id)).all()
+        return [row_dict(row) for row in rows]
+
+    def find(self, status=None, target=None, limit=100):
+        """Deliveries as dicts, newest first, filtered by state and/or target address (any case)."""
+        query = select(*COLUMNS).order_by(D.created_at.desc()).limit(limit)
+        if status:
+            query = query.where(D.status == status)
+        if target:
+            query = query.where(func.lower(D.target) == target.strip().lower())
+        with self.writer.reading() as conn:
+            return [row_dict(row) for row in conn.execute(query)]
+
+    def of_request(self, request_id):
+        """The deliveries one request wrote, in item order (to answer a repeat from their state)."""
+        with self.writer.reading() as conn:
+            rows = conn.execute(select(*COLUMNS).where(D.request_id == request_id)
+                                .order_by(D.item_index, D.destination)).all()
+        return [row_dict(row) for row in rows]
+
+    def oldest_pending_age(self):
+        """Seconds since the oldest pending delivery was accepted (0 when none)."""
+        with self.writer.reading() as conn:
+            oldest = conn.execute(select(func.min(D.created_at)).where(D.status == PENDING)).scalar()
+        return 0.0 if oldest is None else max((self.now() - oldest).total_seconds(), 0.0)
+
+    def purge(self, older_than_seconds):
+        """Delete finished deliveries (their attempts too) and answered requests older than the cut-off."""
+        cutoff = self.now() - timedelta(seconds=older_than_seconds)
+        with self.writer.writing() as conn:
+            old = select(D.id).where(D.status != PENDING, D.created_at < cutoff)
+            conn.execute(delete(ATTEMPTS).where(A.delivery_id.in_(old)))
+            gone = conn.execute(delete(DELIVERIES).where(D.status != PENDING, D.created_at < cutoff)).rowcount
+            live = select(D.request_id).distinct()
+            conn.execute(delete(REQUESTS).where(REQUESTS.c.created_at < cutoff, REQUESTS.c.id.not_in(live)))
+        return gone
