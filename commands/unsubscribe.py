@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from connectors.registry import NAMES
+from delivery import DESTINATIONS
 from delivery.operations import check_report
 from errors import Invalid, NotConfigured
 from status import is_success
@@ -47,7 +47,7 @@ def unsubscribe_result(service, target, to, options, force=False):
 @click.command("unsubscribe")
 @with_appcontext
 @click.argument("target")
-@click.option("--to", "to", type=click.Choice(["all", *NAMES]), default="all", show_default=True)
+@click.option("--to", "to", type=click.Choice(["all", *DESTINATIONS]), default="all", show_default=True)
 @click.option("--group", help="JustClick group (rass_name); defaults to JUSTCLICK_GROUP.")
 @click.option("--campaign", help="Mailkit ID_send_message (campaign delivery ID).")
 @click.option("--no-optout", "send_optout", flag_value=False, default=None,

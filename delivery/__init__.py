@@ -1,5 +1,6 @@
 """The delivery room: the one service every entry point uses to reach the vendors."""
 
+from connectors.registry import NAMES as DESTINATIONS  # noqa: F401 - the edge names vendors by these
 from connectors.registry import build_connectors
 from delivery.operations import Operations
 from delivery.service import DeliveryService

@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 
 from app import create_app
@@ -114,9 +116,9 @@ def _pg_admin_url():
     return os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture(scope="session")
-def pg_database():
-    """A fresh PostgreSQL database for this run, migrated; a missing server fails under CI."""
+@contextmanager
+def throwaway_pg_database(prefix="unsub_relay_test"):
+    """The URL of a new, empty PostgreSQL database, dropped afterwards; a missing server fails under CI."""
     import os
     import uuid
 
@@ -129,18 +131,25 @@ def pg_database():
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required under CI and did not answer: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {admin}: {exc}")
-    name = f"unsub_relay_test_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     conn.execute(f'CREATE DATABASE "{name}"')
-    base = admin.rsplit("/", 1)[0]
-    url = f"{base}/{name}"
+    try:
+        yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    finally:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this run, migrated."""
     from settings import database_url
     from store.db import make_engine, upgrade
-    engine = make_engine(database_url({"DATABASE_URL": url}, "instance"))
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    conn.close()
+    with throwaway_pg_database() as url:
+        engine = make_engine(database_url({"DATABASE_URL": url}, "instance"))
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

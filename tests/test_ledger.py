@@ -267,3 +267,24 @@ def test_group_commit_isolates_a_duplicate_key(store_app):
         t.join()
     assert sorted(str(o) for o in outcomes.values()).count("taken") == 1
     assert len(rows(store_app)) == 23
+
+
+def test_every_attempt_is_on_record_with_who_sent_it(store_app, justclick, clock):
+    justclick.subscribe(A, "Main")
+    justclick.script[A] = "500"
+    client = store_app.test_client()
+    delivery_id = post(client, {"email": A}, route="justclick").json["results"][0]["delivery_id"]
+    clock.advance(30)
+    make_worker(store_app).run_once()
+    justclick.script[A] = 6  # a configuration failure: failed, not retried
+    clock.advance(60)
+    make_worker(store_app).run_once()
+    justclick.script.clear()
+    runner = store_app.test_cli_runner()
+    assert runner.invoke(args=["deliveries", "replay", delivery_id]).exit_code == 0
+    shown = json.loads(runner.invoke(args=["deliveries", "show", delivery_id]).output)
+    history = [(a["number"], a["sender"], a["outcome"], a["code"]) for a in shown["attempt_history"]]
+    assert history == [(1, "web", "failed", "http_500"), (2, "worker", "failed", "http_500"),
+                       (3, "worker", "failed", "6"), (4, "replay", "unsubscribed", "0")]
+    assert shown["status"] == "done" and shown["attempts"] == 4
+    assert shown["attempt_history"][0]["text"] == "justclick answered HTTP 500"

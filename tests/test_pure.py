@@ -1,0 +1,91 @@
+"""Pure pieces as tables: intake's kind_of, inbound's canonical, the answer's statuses and HTTP mapping."""
+
+import pytest
+
+from connectors.base import Result
+from connectors.errors import APIConnectionError, ConfigurationError
+from delivery.answer import answer_of, from_place, from_result, row_status
+from errors import BadBody, Invalid
+from schemas.inbound import canonical
+from status import overall
+from store.ledger import Placed, Planned
+from webhooks.answers import http_status
+from webhooks.intake import kind_of
+
+PLAN = Planned(0, "justclick", "a@example.com", "Main", None, {}, {})
+
+
+@pytest.mark.parametrize("mimetype, raw, kind", [
+    ("application/json", b"", "json"), ("application/vnd.api+json", b"", "json"), ("text/json", b"", "json"),
+    ("application/xml", b"", "xml"), ("application/atom+xml", b"", "xml"),
+    ("application/x-www-form-urlencoded", b"", "form"), ("multipart/form-data", b"", "multipart"),
+    ("", b'  {"email": 1}', "json"), ("text/plain", b"[{}]", "json"), ("", b"<email>a</email>", "xml"),
+    ("application/octet-stream", b"email=a%40b.cz", "form"),
+], ids=["json", "plus-json", "text-json", "xml", "plus-xml", "form", "multipart", "sniff-object",
+        "sniff-array", "sniff-xml", "sniff-form"])
+def test_kind_of(mimetype, raw, kind):
+    assert kind_of(mimetype, raw) == kind
+
+
+@pytest.mark.parametrize("mimetype, raw, status", [
+    ("image/png", b"{}", 415), ("", b"", 400), ("text/plain", b"hello", 400),
+], ids=["unsupported", "empty", "unreadable"])
+def test_kind_of_refuses(mimetype, raw, status):
+    with pytest.raises(BadBody) as caught:
+        kind_of(mimetype, raw)
+    assert caught.value.http_status == status
+
+
+@pytest.mark.parametrize("item, expected", [
+    ({"Email": "a@b.cz"}, {"email": "a@b.cz"}),
+    ({"E-Mail": "a@b.cz", "rass_name": "VIP"}, {"email": "a@b.cz", "group": "VIP"}),
+    ({"data": {"email": "a@b.cz"}}, {"email": "a@b.cz"}),
+    ({"data__email": "a@b.cz", "campaign_id": 7}, {"email": "a@b.cz", "ID_send_message": 7}),
+    ({"email": ["a@b.cz"], "mobile phone": "+420777123456"}, {"email": "a@b.cz", "phone": "+420777123456"}),
+    ({"email": "a@b.cz", "data": {"email": "a@b.cz"}}, {"email": "a@b.cz"}),
+    ({"name": "Anna", "email": ""}, {}),
+], ids=["alias-case", "dash-and-group", "one-level-down", "zapier-flattened", "single-list-and-space",
+        "same-value-twice", "nothing-usable"])
+def test_canonical(item, expected):
+    assert canonical(item) == expected
+
+
+def test_canonical_names_both_paths_of_a_conflict():
+    with pytest.raises(Invalid) as caught:
+        canonical({"data": {"email": "a@b.cz"}, "form": {"email": "c@d.cz"}})
+    assert "data.email" in caught.value.errors["email"][0] and "form.email" in caught.value.errors["email"][0]
+
+
+@pytest.mark.parametrize("statuses, top, http", [
+    (["unsubscribed"], "unsubscribed", 200), (["not_subscribed", "already_unsubscribed"], "already_unsubscribed", 200),
+    (["unsubscribed", "queued"], "queued", 202), (["queued", "rejected"], "rejected", 422),
+    (["rejected", "failed", "unsubscribed"], "failed", 502), ([], "unsubscribed", 200),
+], ids=["one", "successes", "queued", "rejected", "failed", "none"])
+def test_overall_status_and_http(statuses, top, http):
+    assert overall(statuses) == top and http_status(top) == http
+
+
+@pytest.mark.parametrize("error, status", [
+    (None, "unsubscribed"), (APIConnectionError("down"), "queued"), (ConfigurationError("key"), "failed"),
+], ids=["sent", "transient-is-queued", "configuration"])
+def test_from_result(error, status):
+    result = Result("justclick", "unsubscribed", "0") if error is None else Result.from_error("justclick", error)
+    outcome = from_result(Placed(PLAN, "d1", True), result)
+    assert (outcome.status, outcome.delivery_id, outcome.destination) == (status, "d1", "justclick")
+
+
+@pytest.mark.parametrize("state, outcome, status", [
+    ("pending", None, "queued"), ("done", "not_subscribed", "not_subscribed"), ("failed", "rejected", "rejected"),
+    ("failed", None, "failed"),
+], ids=["pending", "done", "failed-rejected", "failed-bare"])
+def test_row_status(state, outcome, status):
+    assert row_status(state, outcome) == status
+    assert from_place(Placed(PLAN, "d1", False, state, outcome), "earlier").status == status
+
+
+def test_answer_of_a_batch_carries_indexes():
+    outcomes = [from_place(Placed(PLAN, "d1", True), "accepted")]
+    answer = answer_of("r1", outcomes, batch=True)
+    assert answer.body == {"id": "r1", "status": "queued", "results": [
+        {"index": 0, "destination": "justclick", "status": "queued", "code": None, "message": "accepted",
+         "delivery_id": "d1"}]}
