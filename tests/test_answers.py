@@ -134,7 +134,11 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
      {"redirect": "https://shop.example.com/thanks"}, None, "https://shop.example.com/thanks"),
     ({"ALLOWED_REDIRECT_HOSTS": "shop.example.com", "UNSUBSCRIBE_SUCCESS_URL": "https://d.example.com/"},
      {"redirect": "https://evil.example.net/phish"}, None, "https://d.example.com/"),
-])
+    ({"ALLOWED_REDIRECT_HOSTS": "shop.example.com", "UNSUBSCRIBE_SUCCESS_URL": "https://d.example.com/"},
+     {"redirect": "http://[shop.example.com/"}, None, "https://d.example.com/"),
+    ({"ALLOWED_REDIRECT_HOSTS": "shop.example.com", "UNSUBSCRIBE_SUCCESS_URL": "https://d.example.com/"},
+     {"redirect": "https://shop.example.com:99999/x"}, None, "https://d.example.com/"),
+], ids=["success-url", "failure-url", "allowed-redirect", "foreign-redirect", "not-a-url", "bad-port"])
 def test_browser_form_gets_a_303(make_app, justclick, settings, fields, script, location):
     justclick.subscribe(A, "Main")
     if script:

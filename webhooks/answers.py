@@ -30,7 +30,7 @@ def safe_redirect(url, settings):
         return None
     try:
         parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        host, _ = (parts.hostname or "").lower(), parts.port  # .port raises for a port out of range
     except ValueError:  # not a URL at all (an unclosed IPv6 bracket, a bad port)
         return None
     if parts.scheme in ("http", "https") and host and host in settings.allowed_redirect_hosts:
