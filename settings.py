@@ -33,6 +33,7 @@ class Settings:
     retry_max_age_seconds: float = 48 * 3600.0
     dedup_window_seconds: float = 600.0
     pending_alert_seconds: float = 12 * 3600.0
+    auto_migrate: bool = True
     problems: tuple = ()
 
     def vendor(self, name):
@@ -114,5 +115,6 @@ def load_settings(env=None, instance_path="instance"):
         retry_max_age_seconds=_number(env, "RETRY_MAX_AGE_SECONDS", 48 * 3600.0, float, problems, 1),
         dedup_window_seconds=_number(env, "DEDUP_WINDOW_SECONDS", 600.0, float, problems, 0),
         pending_alert_seconds=_number(env, "PENDING_ALERT_SECONDS", 12 * 3600.0, float, problems, 1, 86399),
+        auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
         problems=tuple(problems),
     )

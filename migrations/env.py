@@ -1,13 +1,21 @@
-"""Alembic environment: the engine comes from the caller (store.db.upgrade)."""
+"""Alembic environment: the caller's connection (a migration under a lock) or a connection of its engine."""
 
 from alembic import context
 
 from store.models import Base
 
-engine = context.config.attributes["engine"]
-with engine.connect() as connection:
+
+def run(connection):
     context.configure(connection=connection, target_metadata=Base.metadata,
                       render_as_batch=connection.dialect.name == "sqlite")
-    with context.begin_transaction():
+    with context.begin_transaction():  # a no-op inside the caller's transaction
         context.run_migrations()
-    connection.commit()
+
+
+shared = context.config.attributes.get("connection")
+if shared is not None:
+    run(shared)
+else:
+    with context.config.attributes["engine"].connect() as connection:
+        run(connection)
+        connection.commit()

@@ -3,7 +3,7 @@
 import random
 from datetime import datetime, timezone
 
-from store.db import make_engine, upgrade
+from store.db import make_engine, migrate, upgrade
 from store.engine import WriteEngine
 from store.ledger import Ledger
 from store.queries import Queries
@@ -34,6 +34,10 @@ class Store:
     def upgrade(self):
         """Create or upgrade the schema (Alembic)."""
         upgrade(self.engine)
+
+    def migrate(self):
+        """Upgrade to head safely while other processes start too: (revision before, after)."""
+        return migrate(self.engine, self.writer.file_lock)
 
     def problems(self):
         """Why the store cannot take writes now, or []."""

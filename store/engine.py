@@ -81,6 +81,11 @@ class WriteEngine:
         self._queue, self._queue_lock = [], threading.Lock()
         self._conn, self._identity = None, None  # the write connection and the file it was opened on
 
+    @property
+    def file_lock(self):
+        """The cross-process write lock (SQLite), a no-op context elsewhere."""
+        return self._file_lock
+
     def problems(self):
         """Why the store cannot take writes now (a vanished or replaced SQLite file), or []."""
         if not self._path:

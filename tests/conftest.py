@@ -53,6 +53,7 @@ def env(justclick, mailkit, tmp_path):
         "MAILKIT_API_URL": mailkit.url("json"), "UPSTREAM_TIMEOUT": "2",
         "WEBHOOK_TOKENS": f"old-token-xyz, {TOKEN}",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "AUTO_MIGRATE": "0",  # fixtures migrate explicitly; tests of start-up turn it on
     }
 
 
