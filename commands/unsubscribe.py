@@ -65,8 +65,17 @@ def unsubscribe_command(target, to, group, campaign, send_optout, timeout_days, 
 
 @click.command("check")
 @with_appcontext
-def check_command():
+@click.option("--online", is_flag=True, help="Ask each configured vendor whether it accepts our credentials "
+              "and IP (a harmless call that unsubscribes nobody).")
+def check_command(online):
     """Report which destinations and webhook checks are configured, without printing secrets."""
+    if online:
+        checks = current_app.extensions["operations"].online_check()
+        for check in checks:
+            emit(check)
+        if not checks:
+            emit({"destination": None, "ok": False, "message": "no destination is configured"})
+        sys.exit(EXIT_OK if checks and all(c["ok"] for c in checks) else EXIT_FAILED)
     report = check_report(current_app.config["SETTINGS"])
     emit(report)
     sys.exit(EXIT_OK if report["ok"] else EXIT_FAILED)

@@ -15,6 +15,7 @@ from connectors.vendor import LedgerFields, Var, Vendor, check_url
 from status import NOT_SUBSCRIBED, UNSUBSCRIBED
 
 DEFAULT_URL = "https://{login}.justclick.ru/api/"
+PROBE_ADDRESS = "credential-check@unsub-relay.invalid"  # RFC 2606: .invalid is never anyone's address
 
 # JustClick's documented answer codes, and what each means for us.
 ERRORS = {
@@ -168,3 +169,16 @@ class JustClickVendor(Vendor):
 
     def report(self, config):
         return {"api_url": config.url, "default_group": config.group or None}
+
+    def probe(self, connector, config):
+        """DeleteSubscribe for an address under .invalid: 801 (no such contact) proves login, key and IP."""
+        result = connector.send({"lead_email": PROBE_ADDRESS, "rass_name": config.group})
+        if result.code == "801":
+            return True, "login, API key and IP accepted; the group JUSTCLICK_GROUP exists"
+        if result.code == "800" and not config.group:
+            return True, "login, API key and IP accepted; JUSTCLICK_GROUP is not set, so requests must name a group"
+        if result.code == "800":
+            return False, f"login, API key and IP accepted, but JustClick has no group {config.group!r}: fix JUSTCLICK_GROUP"
+        if result.error_kind in ("configuration", "verification"):
+            return False, result.message
+        return False, f"could not tell: {result.message or 'JustClick answered code ' + str(result.code)}"

@@ -233,3 +233,15 @@ class MailkitVendor(Vendor):
 
     def report(self, config):
         return {"transport": config.transport, "api_url": config.url}
+
+    def probe(self, connector, config):
+        """mailkit.email.unsubscribe for ID_email 0 (no such contact), no confirmation mail: Mailkit's
+        "Invalid ID_email or email" proves the client ID, the md5 and this server's IP."""
+        params = {"email": None, "ID_email": "0", "ID_send_message": None, "send_optout": False,
+                  "timeout_days": None}
+        result = connector.send(params)
+        if result.error_kind == "invalid_request" and "invalid id_email or email" in result.message.lower():
+            return True, "client ID, MD5 code and IP accepted"
+        if result.error_kind in ("configuration", "verification"):
+            return False, result.message
+        return False, f"could not tell: {result.message or 'Mailkit answered ' + str(result.status)}"

@@ -71,6 +71,11 @@ class Vendor:
         """What `flask check` shows besides configured/missing: URLs and defaults, never a secret."""
         return {}
 
+    def probe(self, connector, config):  # pragma: no cover - every vendor overrides it
+        """One harmless, documented call that proves the credentials and this server's IP are accepted,
+        unsubscribing nobody: (ok, message). An answer it cannot classify is never ok."""
+        raise NotImplementedError
+
 
 def check_url(name, value, problems):
     """An http(s) URL, or '' with a problem named."""

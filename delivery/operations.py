@@ -49,6 +49,14 @@ class Operations:
                 "destinations": {k: v["configured"] for k, v in report["destinations"].items()}}
         return not problems, body
 
+    def online_check(self):
+        """For each configured destination, the vendor's harmless probe: [{destination, ok, message}]."""
+        settings, checks = self.service.settings, []
+        for name, connector in self.service.connectors.items():
+            ok, message = registry.vendor(name).probe(connector, settings.vendor(name))
+            checks.append({"destination": name, "ok": ok, "message": message})
+        return checks
+
     def worker(self, concurrency=None, sender="worker"):
         """A Worker for this service."""
         return Worker(self.service, concurrency or self.service.settings.worker_concurrency, sender)

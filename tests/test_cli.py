@@ -115,3 +115,56 @@ def test_cli_honours_the_dedup_window_unless_forced(runner, justclick, args, sen
     run(runner, "unsubscribe", EMAIL, "--to", "justclick")
     exit_code, out = run(runner, "unsubscribe", EMAIL, "--to", "justclick", *args)
     assert exit_code == 0 and len(justclick.requests) == sends
+
+
+def online(app):
+    result = app.test_cli_runner().invoke(args=["check", "--online"])
+    assert "Traceback" not in result.output
+    return result.exit_code, {c["destination"]: c for c in map(json.loads, result.output.splitlines())}
+
+
+PROBE = "credential-check@unsub-relay.invalid"
+
+
+@pytest.mark.parametrize("overrides, script, ok, needle", [
+    ({}, None, True, "group JUSTCLICK_GROUP exists"),
+    ({"JUSTCLICK_GROUP": "Nope"}, None, False, "fix JUSTCLICK_GROUP"),
+    ({"JUSTCLICK_GROUP": None}, None, True, "JUSTCLICK_GROUP is not set"),
+    ({"JUSTCLICK_SECRET": "wrong"}, None, False, "JUSTCLICK_SECRET"),
+    ({"JUSTCLICK_LOGIN": "nobody"}, None, False, "JUSTCLICK_LOGIN"),
+    ({}, 6, False, "IP address"),
+    ({}, 7, False, "disabled"),
+    ({}, "html", False, "could not tell"),
+    ({}, 0, False, "could not tell"),
+], ids=["ok", "wrong-group", "no-group", "wrong-key", "wrong-login", "denied-ip", "disabled", "html", "code-0"])
+def test_check_online_justclick(make_app, justclick, overrides, script, ok, needle):
+    if script is not None:
+        justclick.script[PROBE] = script
+    code, checks = online(make_app(MAILKIT_CLIENT_ID=None, **overrides))
+    assert (code, checks["justclick"]["ok"]) == (0 if ok else 1, ok)
+    assert needle in checks["justclick"]["message"]
+    assert all(r["body"].startswith(b"lead_email=credential-check%40unsub-relay.invalid")
+               for r in justclick.requests)
+
+
+@pytest.mark.parametrize("overrides, script, ok, needle", [
+    ({}, None, True, "accepted"),
+    ({"MAILKIT_TRANSPORT": "xmlrpc"}, None, True, "accepted"),
+    ({"MAILKIT_CLIENT_MD5": "wrong"}, None, False, "MAILKIT_CLIENT_MD5"),
+    ({}, "disallowed_ip", False, "whitelisted IP"),
+    ({}, "html", False, "could not tell"),
+], ids=["json", "xmlrpc", "unauthorized", "disallowed-ip", "html"])
+def test_check_online_mailkit(make_app, mailkit, overrides, script, ok, needle):
+    if script is not None:
+        mailkit.script["0"] = script
+    if overrides.get("MAILKIT_TRANSPORT") == "xmlrpc":
+        overrides["MAILKIT_API_URL"] = mailkit.url("xmlrpc")
+    code, checks = online(make_app(JUSTCLICK_LOGIN=None, **overrides))
+    assert (code, checks["mailkit"]["ok"], set(checks)) == (0 if ok else 1, ok, {"mailkit"})
+    assert needle in checks["mailkit"]["message"]
+    transport, sent = mailkit.calls[-1]
+    if transport == "json":
+        sent = (int(sent["parameters"]["ID_email"]), sent["parameters"]["send_optout"] == "TRUE")
+    else:
+        sent = (sent[2], sent[4])
+    assert sent == (0, False)  # no such contact, and no confirmation mail to anyone
