@@ -198,6 +198,8 @@ class MailkitVendor(Vendor):
 
     name = "mailkit"
     config_class = MailkitConfig
+    # Mailkit publishes no rate limit; every unsubscribe may send a confirmation mail, so keep it gentle.
+    default_rate = 10.0
     schema = MailkitUnsubscribeSchema()
     variables = (
         Var("MAILKIT_CLIENT_ID", "client_id", required=True, doc="numeric client ID (Profile / Integration)"),

@@ -36,6 +36,12 @@ class Vendor:
     name = ""
     variables: tuple = ()
     config_class = None
+    default_rate = 10.0  # deliveries per second across all processes; see the vendor's own reason
+
+    @property
+    def rate_variable(self):
+        """The variable that sets this vendor's delivery rate (JUSTCLICK_MAX_RATE, ...)."""
+        return f"{self.name.upper()}_MAX_RATE"
 
     def read(self, env, problems):
         """The vendor's typed, frozen configuration from the environment; malformed values go to problems."""

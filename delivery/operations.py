@@ -46,8 +46,15 @@ class Operations:
                             "check DATABASE_URL and run `flask db upgrade`")
         problems.extend(store_problems)
         body = {"status": "ok" if not problems else "unhealthy", "problems": problems, "store": store,
-                "destinations": {k: v["configured"] for k, v in report["destinations"].items()}}
+                "destinations": {k: v["configured"] for k, v in report["destinations"].items()},
+                "breakers": self._breakers() if store["reachable"] else {}}
         return not problems, body
+
+    def _breakers(self):
+        """Each destination's breaker as the operator reads it (an open breaker is shown, not unhealthy:
+        webhooks are still accepted and queued)."""
+        return {name: {"state": gate["state"], "open_since": gate["opened_at"], "next_probe": gate["next_probe_at"],
+                       "failures": gate["failures"]} for name, gate in self.store.gates().items()}
 
     def online_check(self):
         """For each configured destination, the vendor's harmless probe: [{destination, ok, message}]."""

@@ -61,7 +61,7 @@ class DeliveryService:
         if isinstance(accepted, KeyState):  # the same key arrived twice at once: the first one answers
             return self._repeat(accepted, plan)
         request_id, placed = accepted
-        fresh = [place for place in placed if place.is_new]
+        fresh = [place for place in placed if place.is_new and not place.hold]
         sent, late = ([], []) if respond_async else self._send(fresh, sender)
         answer = answers.answer_of(request_id, self._outcomes(placed, sent), plan.batch)
         self.store.ledger.record(sent, owner, (request_id, answer.body) if key else None)
@@ -89,7 +89,7 @@ class DeliveryService:
             if place.id in results:
                 outcomes.append(answers.from_result(place, results[place.id]))
             elif place.is_new:
-                outcomes.append(answers.from_place(place, "accepted; the worker will send it"))
+                outcomes.append(answers.from_place(place, place.hold or "accepted; the worker will send it"))
             else:
                 outcomes.append(answers.from_place(place, "answered from an earlier identical request"))
         return outcomes

@@ -9,6 +9,7 @@ from errors import StoreUnavailable
 from store.ledger import new_id
 
 log = logging.getLogger("unsub_relay.worker")
+RATE_WAIT_SECONDS = 0.1  # how long a drain waits for the delivery rate to grant more
 
 
 class Worker:
@@ -23,7 +24,7 @@ class Worker:
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
-        rows = self.ledger.claim(self.id, self.concurrency * 4)
+        rows = self.ledger.claim(self.id, self.concurrency * 4, list(self.service.connectors))
         if not rows:
             return 0
         futures = self._submit(rows)
@@ -42,13 +43,16 @@ class Worker:
                      change["attempts"], change["last_code"])
 
     def drain(self):
-        """Run batches until nothing is due; returns how many rows were handled."""
+        """Run batches until nothing is due (waiting for the delivery rate, never for an open breaker's
+        next probe); returns how many rows were handled."""
         handled = 0
         while not self.stopping.is_set():
             count = self.run_once()
-            if not count:
-                break
             handled += count
+            if not count:
+                if not self.ledger.waiting(list(self.service.connectors)):
+                    break
+                self.stopping.wait(RATE_WAIT_SECONDS)
         return handled
 
     def run(self):
@@ -80,7 +84,7 @@ class Worker:
 
     def _claim(self, limit):
         try:
-            return self.ledger.claim(self.id, limit)
+            return self.ledger.claim(self.id, limit, list(self.service.connectors))
         except StoreUnavailable as exc:  # the store blinked: keep the process, try again shortly
             log.error("claim failed (%s); retrying", exc.reason)
             return []

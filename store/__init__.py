@@ -4,6 +4,8 @@ import random
 from datetime import datetime, timezone
 
 from store.db import make_engine, migrate, upgrade
+from store import gates
+from store.breaker import GatePolicy
 from store.engine import WriteEngine
 from store.ledger import Ledger
 from store.queries import Queries
@@ -24,7 +26,8 @@ class Store:
         self.writer = WriteEngine(self.engine)
         self.policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_age_seconds,
                                   settings.upstream_timeout, rand)
-        self.ledger = Ledger(self.writer, self.policy, self.now, settings.dedup_window_seconds)
+        self.gate_policy = GatePolicy(settings.breaker_failures, settings.retry_base_seconds, settings.max_rates)
+        self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now, settings.dedup_window_seconds)
         self.queries = Queries(self.writer, self.now)
 
     def now(self):
@@ -38,6 +41,11 @@ class Store:
     def migrate(self):
         """Upgrade to head safely while other processes start too: (revision before, after)."""
         return migrate(self.engine, self.writer.file_lock)
+
+    def gates(self):
+        """Every destination's breaker and rate state, for /readyz and the operator."""
+        with self.writer.reading() as conn:
+            return gates.states(conn)
 
     def problems(self):
         """Why the store cannot take writes now, or []."""

@@ -5,15 +5,18 @@ call, cost more than the database itself did per webhook.
 """
 
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from status import DONE, FAILED, PENDING
+from store import gates as gate_rows
 from store.engine import lock_key
-from store.models import ATTEMPTS, DELIVERIES, REQUESTS
+from store.breaker import OPEN
+from store.models import ATTEMPTS, DELIVERIES, GATES, REQUESTS
 
 D, R = DELIVERIES.c, REQUESTS.c
 
@@ -26,6 +29,10 @@ INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIV
 KEY_STATE = select(R.id, R.fingerprint, R.answer, R.lease_until).where(R.idempotency_key == bindparam("key"))
 SET_ANSWER = update(REQUESTS).where(R.id == bindparam("_id"))
 # Only the holder of a live lease may store a result: a row whose lease ran out was taken over.
+DUE = (select(D.id).where(D.status == PENDING, D.destination == bindparam("destination"),
+                          D.next_attempt_at <= bindparam("now"),
+                          or_(D.lease_until.is_(None), D.lease_until < bindparam("now")))
+       .order_by(D.next_attempt_at).limit(bindparam("limit")).with_for_update(skip_locked=True))
 SET_RESULT = update(DELIVERIES).where(D.id == bindparam("_id"), D.lease_owner == bindparam("_owner"),
                                       D.status == PENDING)
 
@@ -60,6 +67,7 @@ class Placed:
     last_code: str | None = None
     attempts: int = 0
     retry_since: object = None
+    hold: str | None = None  # why a new row is left to the worker instead of sent now (breaker, rate)
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,9 @@ class Sent:
 class Ledger:
     """Write commands on the delivery ledger; `now()` is the store's (injectable) clock."""
 
-    def __init__(self, writer, policy, now, dedup_window=600.0):
-        self.writer, self.policy, self.now, self.dedup_window = writer, policy, now, dedup_window
+    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0):
+        self.writer, self.policy, self.gates, self.now = writer, policy, gate_policy, now
+        self.dedup_window = dedup_window
 
     def key_state(self, key):
         """The KeyState of an idempotency key, or None when it is unseen."""
@@ -96,31 +105,64 @@ class Ledger:
             row = conn.execute(KEY_STATE, {"key": key}).first()
         return None if row is None else KeyState(*row)
 
-    def accept(self, plans, key=None, fingerprint=None, lease_owner=None, dedup=True):
+    def accept(self, plans, key=None, fingerprint=None, lease_owner=None, dedup=True, dedup_window=None):
         """Write a request and its delivery rows in one transaction, before anything is sent.
 
         Returns (request id, [Placed]), or the KeyState when the idempotency key was taken meanwhile. A plan
         within the dedup window gets the earlier delivery and no new row; on PostgreSQL an advisory lock per
-        target and destination makes that decision hold across processes.
+        target and destination makes that decision hold across processes. With a `lease_owner` (the caller
+        sends at once) each destination's gate admits the new rows: those it holds back (breaker open, over
+        the rate) are left to the worker, with the reason in `hold`.
         """
         now, request_id = self.now(), new_id()
         lease_until = now + timedelta(seconds=self.policy.lease_seconds)
-        dedup = dedup and self.dedup_window > 0
+        window = self.dedup_window if dedup_window is None else dedup_window
+        window = window if dedup else 0
 
         def work(conn):
             if key:
                 taken = self._take_key(conn, key, request_id, fingerprint, now, lease_until)
                 if taken is not None:
                     return taken
-            placed = [self._place(conn, plan, request_id, key, now, dedup) for plan in plans]
-            rows = [self._row(p, request_id, key, now, lease_owner and lease_until, lease_owner)
-                    for p in placed if p.is_new]
+            placed = self._placed(conn, plans, now, window)
+            if lease_owner:
+                placed = self._admit(conn, placed, now)
+            rows = [self._row(p, request_id, key, now, lease_until, lease_owner) for p in placed if p.is_new]
             if rows:
                 conn.execute(INSERT_DELIVERY, rows)
             return request_id, placed
 
-        locks = [lock_key(p.destination, p.target.lower()) for p in plans] if dedup else []
+        locks = [lock_key(p.destination, p.target.lower()) for p in plans] if window > 0 else []
         return self.writer.combined(work, locks)
+
+    def _placed(self, conn, plans, now, window):
+        """Each plan placed: the dedup window's earlier row, or a new one (identical plans share it)."""
+        placed, seen = [], {}
+        for plan in plans:
+            same = (plan.target, plan.destination, plan.group)
+            if window > 0 and same in seen:
+                placed.append(replace(seen[same], is_new=False))
+                continue
+            placed.append(self._place(conn, plan, now, window))
+            seen[same] = placed[-1]
+        return placed
+
+    def _admit(self, conn, placed, now):
+        """Ask each destination's gate how many new rows may be sent now; mark the others held."""
+        wanted = Counter(p.plan.destination for p in placed if p.is_new)
+        gates = gate_rows.load(conn, wanted)
+        before = gate_rows.snapshot(gates)
+        grants = {name: list(self.gates.admit(gates[name], count, now)) for name, count in wanted.items()}
+        gate_rows.save(conn, gates, before)
+        out = []
+        for place in placed:
+            grant = grants.get(place.plan.destination) if place.is_new else None
+            if grant and grant[0] > 0:
+                grant[0] -= 1
+            elif grant:
+                place = replace(place, hold=grant[1] or "over the destination's delivery rate")
+            out.append(place)
+        return out
 
     @staticmethod
     def _take_key(conn, key, request_id, fingerprint, now, lease_until):
@@ -132,10 +174,11 @@ class Ledger:
             return KeyState(*conn.execute(KEY_STATE, {"key": key}).first())
         return None
 
-    def _place(self, conn, plan, request_id, key, now, dedup):
-        if dedup:
+    @staticmethod
+    def _place(conn, plan, now, window):
+        if window > 0:
             params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
-                      "since": now - timedelta(seconds=self.dedup_window)}
+                      "since": now - timedelta(seconds=window)}
             earlier = conn.execute(DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP, params).first()
             if earlier is not None:
                 return Placed(plan, earlier.id, False, earlier.status, earlier.outcome, earlier.last_code)
@@ -144,12 +187,14 @@ class Ledger:
     @staticmethod
     def _row(place, request_id, key, now, lease_until, lease_owner):
         plan = place.plan
+        if place.hold or not lease_owner:  # the worker takes it: no lease
+            lease_until = lease_owner = None
         return {"id": place.id, "request_id": request_id, "item_index": plan.index, "idempotency_key": key,
                 "destination": plan.destination, "target": plan.target, "group_name": plan.group,
                 "campaign": plan.campaign, "options": plan.options, "payload": plan.payload,
                 "status": PENDING, "attempts": 0, "created_at": now, "updated_at": now,
                 "next_attempt_at": now, "retry_since": now, "lease_owner": lease_owner,
-                "lease_until": lease_until or None}
+                "lease_until": lease_until}
 
     def record(self, sent, owner, answer=None):
         """Store every attempt in `sent` ([Sent]), the results on rows this owner still holds, and optionally
@@ -167,27 +212,49 @@ class Ledger:
                 conn.execute(SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
             if attempts:  # every attempt happened, whether or not this owner still holds the row
                 conn.execute(INSERT_ATTEMPT, attempts)
+                self._observe(conn, sent, now)
             # One guarded UPDATE each; rowcount says whether the lease still held.
             return [c for c in changes if conn.execute(SET_RESULT, {**c, "_owner": owner}).rowcount]
 
         return self.writer.combined(work)
 
-    def claim(self, owner, limit):
-        """Lease up to `limit` due rows to `owner`; SKIP LOCKED keeps workers apart on PostgreSQL."""
+    def _observe(self, conn, sent, now):
+        """Every result moves its destination's breaker (consecutive failures, open, close)."""
+        gates = gate_rows.load(conn, {s.result.destination for s in sent})
+        before = gate_rows.snapshot(gates)
+        for s in sent:
+            self.gates.observe(gates[s.result.destination], s.result, now)
+        gate_rows.save(conn, gates, before)
+
+    def claim(self, owner, limit, destinations):
+        """Lease up to `limit` due rows of these destinations to `owner`, as each one's gate admits them
+        (one probe per step while its breaker is open; its delivery rate). SKIP LOCKED keeps workers apart."""
         now = self.now()
-        due = (select(D.id)
-               .where(D.status == PENDING, D.next_attempt_at <= now,
-                      or_(D.lease_until.is_(None), D.lease_until < now))
-               .order_by(D.next_attempt_at).limit(limit)
-               .with_for_update(skip_locked=True))
         with self.writer.writing() as conn:
-            ids = list(conn.execute(due).scalars())
+            gates = gate_rows.load(conn, destinations)
+            before = gate_rows.snapshot(gates)
+            ids = []
+            for name in sorted(gates):
+                due = list(conn.execute(DUE, {"now": now, "destination": name, "limit": limit}).scalars())
+                granted, _ = self.gates.admit(gates[name], len(due), now)
+                ids.extend(due[:granted])
+            gate_rows.save(conn, gates, before)
             if not ids:
                 return []
             conn.execute(update(DELIVERIES).where(D.id.in_(ids)).values(
                 lease_owner=owner, lease_until=now + timedelta(seconds=self.policy.lease_seconds)))
             return list(conn.execute(select(D.id, D.destination, D.payload, D.attempts, D.retry_since)
                                      .where(D.id.in_(ids), D.lease_owner == owner)))
+
+    def waiting(self, destinations):
+        """How many rows are due for destinations whose breaker is closed (held back only by the rate)."""
+        now = self.now()
+        closed = select(GATES.c.destination).where(GATES.c.state != OPEN)
+        query = select(func.count()).select_from(DELIVERIES).where(
+            D.status == PENDING, D.next_attempt_at <= now, D.destination.in_(destinations),
+            D.destination.in_(closed), or_(D.lease_until.is_(None), D.lease_until < now))
+        with self.writer.reading() as conn:
+            return conn.execute(query).scalar()
 
     def release(self, owner):
         """Give back every lease this owner holds (a worker stopping cleanly)."""
@@ -196,10 +263,15 @@ class Ledger:
                          .values(lease_owner=None, lease_until=None))
 
     def requeue(self, ids=None, failed=False):
-        """Make deliveries due now again (replay), with a fresh retry window; returns how many."""
+        """Make deliveries due now again (replay), with a fresh retry window; returns how many. An operator's
+        replay means now: an open breaker of their destinations may probe at once."""
         now = self.now()
-        query = update(DELIVERIES).values(status=PENDING, outcome=None, next_attempt_at=now, retry_since=now,
-                                          lease_owner=None, lease_until=None, completed_at=None, updated_at=now)
-        query = query.where(D.status == FAILED) if failed else query.where(D.id.in_(ids or []))
+        which = (D.status == FAILED) if failed else D.id.in_(ids or [])
         with self.writer.writing() as conn:
-            return conn.execute(query).rowcount
+            destinations = list(conn.execute(select(D.destination).where(which).distinct()).scalars())
+            count = conn.execute(update(DELIVERIES).where(which).values(
+                status=PENDING, outcome=None, next_attempt_at=now, retry_since=now, lease_owner=None,
+                lease_until=None, completed_at=None, updated_at=now)).rowcount
+            conn.execute(update(GATES).where(GATES.c.destination.in_(destinations), GATES.c.state == OPEN)
+                         .values(next_probe_at=now))
+        return count

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from status import PENDING
@@ -78,7 +78,24 @@ class Attempt(Base):
     error_kind: Mapped[str | None] = mapped_column(String(24))
 
 
+class DestinationGate(Base):
+    """One destination's circuit breaker and delivery-rate bucket, shared by every process."""
+
+    __tablename__ = "destination_gates"
+
+    destination: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(8))  # closed or open
+    failures: Mapped[int] = mapped_column(Integer)  # consecutive transient failures
+    failed_probes: Mapped[int] = mapped_column(Integer)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_probe_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    tokens: Mapped[float] = mapped_column(Float)
+    tokens_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 DELIVERIES, REQUESTS, ATTEMPTS = Delivery.__table__, WebhookRequest.__table__, Attempt.__table__
+GATES = DestinationGate.__table__
 
 
 def row_dict(row):

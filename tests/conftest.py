@@ -54,6 +54,7 @@ def env(justclick, mailkit, tmp_path):
         "WEBHOOK_TOKENS": f"old-token-xyz, {TOKEN}",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
         "AUTO_MIGRATE": "0",  # fixtures migrate explicitly; tests of start-up turn it on
+        "JUSTCLICK_MAX_RATE": "0", "MAILKIT_MAX_RATE": "0",  # no delivery rate, but in the tests of rates
     }
 
 

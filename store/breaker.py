@@ -1,0 +1,80 @@
+"""Per-destination gate policy, pure: a circuit breaker and a token-bucket delivery rate.
+
+A gate is a plain dict with the columns of `destination_gates`; these functions read and change it and
+return what happened, so every rule has a table test. The store (gates.py) loads and saves the rows inside
+the transaction that acts on them, which makes every decision hold across processes.
+"""
+
+import math
+from datetime import timedelta
+
+CLOSED, OPEN = "closed", "open"
+MAX_PROBE_SECONDS = 600.0  # after an outage ends, the backlog waits at most this long for the next probe
+
+
+class GatePolicy:
+    """When a destination's breaker opens and probes, and how fast deliveries may go to it."""
+
+    def __init__(self, failures=5, probe_base=30.0, rates=None):
+        self.failures, self.probe_base, self.rates = failures, probe_base, rates or {}
+
+    def probe_step(self, failed_probes):
+        """Seconds between probes: from probe_base, doubling with each failed probe, capped."""
+        return min(self.probe_base * 2 ** failed_probes, MAX_PROBE_SECONDS)
+
+    def admit(self, gate, wanted, now):
+        """How many of `wanted` deliveries may go now, and why not the rest (None when all may)."""
+        if wanted <= 0:
+            return 0, None
+        if gate["state"] == OPEN:
+            if gate["next_probe_at"] is not None and gate["next_probe_at"] <= now:
+                # This probe holds the slot: nobody else probes until it is recorded or the step passes.
+                gate["next_probe_at"] = now + timedelta(seconds=self.probe_step(gate["failed_probes"]))
+                return 1, None if wanted == 1 else self.open_reason(gate)
+            return 0, self.open_reason(gate)
+        granted = self._take(gate, wanted, now)
+        return granted, None if granted == wanted else "over the destination's delivery rate"
+
+    def refund(self, gate, unused):
+        """Give back tokens granted for deliveries that were not found after all."""
+        if unused > 0 and gate["state"] == CLOSED and self.rates.get(gate["destination"]):
+            gate["tokens"] += unused
+
+    def _take(self, gate, wanted, now):
+        rate = self.rates.get(gate["destination"]) or 0.0
+        if rate <= 0:
+            return wanted
+        burst = max(1.0, rate)  # at most one second's worth at once
+        elapsed = max((now - gate["tokens_at"]).total_seconds(), 0.0) if gate["tokens_at"] else burst / rate
+        gate["tokens"] = min(burst, (gate["tokens"] or 0.0) + elapsed * rate)
+        gate["tokens_at"] = now
+        granted = min(wanted, math.floor(gate["tokens"]))
+        gate["tokens"] -= granted
+        return granted
+
+    @staticmethod
+    def open_reason(gate):
+        since = gate["opened_at"].isoformat(timespec="seconds") + "Z" if gate["opened_at"] else "recently"
+        return (f"{gate['destination']} has been failing since {since}; queued without waiting "
+                f"(the worker probes it and delivers once it answers)")
+
+    def observe(self, gate, result, now):
+        """Update the gate with one result; returns "opened", "closed" or None."""
+        if not result.transient:  # the vendor answered (success or a refusal): it is up
+            was_open = gate["state"] == OPEN
+            gate.update(state=CLOSED, failures=0, failed_probes=0, opened_at=None, next_probe_at=None,
+                        reason=None)
+            return "closed" if was_open else None
+        gate["failures"] += 1
+        retry_after = getattr(result.error, "retry_after", None) or 0.0
+        rate_limited = result.error_kind == "rate_limit"
+        if gate["state"] == OPEN:  # a failed probe: wait longer
+            gate["failed_probes"] += 1
+        elif gate["failures"] < self.failures and not rate_limited:
+            return None
+        opened = gate["state"] == CLOSED
+        if opened:
+            gate.update(state=OPEN, opened_at=now, failed_probes=0)
+        wait = max(self.probe_step(gate["failed_probes"]), retry_after)
+        gate.update(next_probe_at=now + timedelta(seconds=wait), reason=result.message)
+        return "opened" if opened else None
