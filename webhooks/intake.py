@@ -1,11 +1,12 @@
 """Raw request bytes -> a parsed body (dict or list), by Content-Type, sniffed when it is missing."""
 
+import io
 import json
 from urllib.parse import parse_qsl
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import iterparse
 
 JSON_TYPES = ("application/json", "text/json")
 XML_TYPES = ("application/xml", "text/xml")
@@ -15,6 +16,8 @@ SNIFFED = ("", "text/plain", "application/octet-stream")
 MAX_FIELDS = 1000
 MAX_DEPTH = 32
 DEEP = "The body is nested too deeply."
+# Longer JSON integers stay digit strings, which the schemas refuse with a 422 (int() stops at 4300 digits).
+MAX_INT_DIGITS = 100
 
 
 class BadBody(Exception):
@@ -55,11 +58,27 @@ def _text(raw):
         raise BadBody("The body is not UTF-8.") from None
 
 
+def _json_int(digits):
+    """A JSON integer, or its digits when it is longer than any field could use."""
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else digits
+
+
+def load_json_text(text):
+    """json.loads with over-long integers kept as digits; nesting deeper than MAX_DEPTH is a BadBody."""
+    try:
+        value = json.loads(text, parse_int=_json_int)
+    except RecursionError:
+        raise BadBody(DEEP) from None
+    if not shallow(value):
+        raise BadBody(DEEP)
+    return value
+
+
 def parse_json(raw):
     """A JSON object or array of objects."""
     try:
-        body = json.loads(_text(raw))
-    except ValueError as exc:
+        body = load_json_text(_text(raw))
+    except json.JSONDecodeError as exc:
         raise BadBody(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     if not isinstance(body, (dict, list)):
         raise BadBody("The JSON body must be an object or an array of objects.")
@@ -76,11 +95,14 @@ def parse_form(raw):
 
 
 def collect(pairs):
-    """Field pairs as a mapping, repeated names as lists."""
-    out = {}
+    """Field pairs as a mapping, repeated names as lists, appended in place so that it stays linear."""
+    out, repeated = {}, set()
     for key, value in pairs:
-        if key in out:
-            out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [value]
+        if key in repeated:
+            out[key].append(value)
+        elif key in out:
+            out[key] = [out[key], value]
+            repeated.add(key)
         else:
             out[key] = value
     return out
@@ -93,6 +115,22 @@ def _element(node):
     return collect((child.tag, _element(child)) for child in children)
 
 
+def _bounded_tree(data):
+    """The parsed element tree, read as a stream that stops at MAX_FIELDS elements or MAX_DEPTH levels."""
+    events = iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
+    elements = depth = 0
+    for event, _ in events:
+        if event == "end":
+            depth -= 1
+            continue
+        elements, depth = elements + 1, depth + 1
+        if elements > MAX_FIELDS + 1:  # + 1: the wrapping root is ours
+            raise BadBody(f"The XML has too many elements (more than {MAX_FIELDS}).")
+        if depth > MAX_DEPTH:
+            raise BadBody(DEEP)
+    return events.root
+
+
 def parse_xml(raw):
     """Zapier's XML: flat elements with or without one root; DTDs and entities refused."""
     text = _text(raw).strip()
@@ -101,7 +139,7 @@ def parse_xml(raw):
     if text.startswith("<?xml"):
         text = text[text.find("?>") + 2:]
     try:
-        root = fromstring(f"<_root_>{text}</_root_>", forbid_dtd=True)
+        root = _bounded_tree(b"<_root_>" + text.encode("utf-8") + b"</_root_>")
     except DefusedXmlException:
         raise BadBody("XML with a DTD or entities is refused.") from None
     except ParseError as exc:
