@@ -133,7 +133,9 @@ class WholeNumber(fields.Integer):
         super().__init__(strict=False, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and len(value.strip()) > MAX_INTEGER_DIGITS:
+        too_long = isinstance(value, str) and len(value.strip()) > MAX_INTEGER_DIGITS
+        # marshmallow's non-strict Integer would turn 30.5 into 30; NaN and infinity are no number of days
+        if too_long or (isinstance(value, float) and not value.is_integer()):
             raise ValidationError(f"Not a whole number of at most {MAX_INTEGER_DIGITS} digits.")
         return super()._deserialize(value, attr, data, **kwargs)
 
