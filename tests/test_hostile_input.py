@@ -7,7 +7,7 @@ import time
 import pytest
 from marshmallow import ValidationError
 
-from schemas.fields import any_flag, parse_flag
+from schemas.fields import any_flag, parse_flag, refuse_control
 from store.relay import Outcome
 from tests.helpers import TALLY_SECRET, TYPEFORM_SECRET, WHSEC, post, standard_headers
 from webhooks.intake import collect
@@ -242,6 +242,19 @@ def test_any_flag(values, expected):
             any_flag("dry_run", *values)
     else:
         assert any_flag("dry_run", *values) is expected
+
+
+@pytest.mark.parametrize("text, refused", [
+    ("key-123:abc", None), ("Группа № 1", None), ("tab\there", "U+0009"), ("k\x00", "U+0000"),
+    ("\x7f", "U+007F"), ("\x9f", "U+009F"), ("\udfff", "U+DFFF"), ("\u2028", None),
+], ids=repr)
+def test_refuse_control(text, refused):  # the check the routes apply to Idempotency-Key
+    if refused is None:
+        assert refuse_control(text, "Idempotency-Key") == text
+    else:
+        with pytest.raises(ValidationError, match=refused.replace("+", r"\+")) as error:
+            refuse_control(text, "Idempotency-Key")
+        assert list(error.value.messages) == ["Idempotency-Key"]
 
 
 @pytest.mark.parametrize("text, logged", [
