@@ -25,6 +25,7 @@ ALIASES = {
 CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 EVENT_KEYS = ("event_id", "eventId", "tranid")
 EMPTY = (None, "")
+MAX_NAME = 100  # a field name echoed in an answer is cut here
 
 
 class ShapeError(Exception):
@@ -63,7 +64,7 @@ def _path(key):
     """The nesting path a key names: ('data', 'email') for Zapier's `data__email`."""
     parts = tuple(str(key).split("__")) if "__" in str(key).strip("_") else (key,)
     if len(parts) > MAX_DEPTH:
-        raise ShapeError({str(key)[:100]: ["The field name is nested too deeply."]})
+        raise ShapeError({str(key)[:MAX_NAME]: ["The field name is nested too deeply."]})
     return parts
 
 
@@ -106,8 +107,9 @@ class _Nest:
 
     def _clash(self, path, key):
         other = next(self.owner[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.owner)
-        raise ShapeError({str(key): [f"`{other}` and `{key}` give different values for the same field; "
-                                     "send only one of them."]})
+        other, key = str(other)[:MAX_NAME], str(key)[:MAX_NAME]
+        raise ShapeError({key: [f"`{other}` and `{key}` give different values for the same field; "
+                                "send only one of them."]})
 
 
 def unflatten(mapping):
@@ -230,7 +232,7 @@ def event_key(body):
         if value in EMPTY:
             continue
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ShapeError({key: ["Must be text or a number."]})
+            raise ShapeError({key: ["Must be text or an integer."]})
         problem = control_problem(str(value))  # the key is stored: PostgreSQL cannot hold NUL
         if problem:
             raise ShapeError({key: [problem]})
