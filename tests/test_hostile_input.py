@@ -31,23 +31,24 @@ def case(name, *values):
 
 MEGABYTE_OF_A = b"<a/>" * 262_000  # just under MAX_CONTENT_LENGTH (1 MiB), so the parser has to read it
 XML_AND_FORMS = [
-    case("1 MB of <a/>", MEGABYTE_OF_A, "application/xml"),
-    case("1 MB of <a/> sniffed", MEGABYTE_OF_A, None),
-    case("1001 elements under a root", f"<r><email>{A}</email>{'<x>1</x>' * 1000}</r>".encode(), "text/xml"),
-    case("33 levels deep", f"{'<d>' * 33}<email>{A}</email>{'</d>' * 33}".encode(), "application/xml"),
+    case("1 MB of <a/>", MEGABYTE_OF_A, "application/xml", "too many elements"),
+    case("1 MB of <a/> sniffed", MEGABYTE_OF_A, None, "too many elements"),
+    case("1001 elements under a root", f"<r><email>{A}</email>{'<x>1</x>' * 1000}</r>".encode(), "text/xml",
+         "too many elements"),
+    case("33 levels deep", f"{'<d>' * 33}<email>{A}</email>{'</d>' * 33}".encode(), "application/xml",
+         "nested too deeply"),
     case("1001 form fields", f"email={A}&".encode() + b"&".join(b"x=%d" % i for i in range(1000)),
-         "application/x-www-form-urlencoded"),
+         "application/x-www-form-urlencoded", "more than 1000 fields"),
 ]
 
 
-@pytest.mark.parametrize("data, ctype", XML_AND_FORMS)
-def test_element_bombs_are_refused_fast(client, justclick, mailkit, data, ctype):
+@pytest.mark.parametrize("data, ctype, message", XML_AND_FORMS)
+def test_element_bombs_are_refused_fast(client, justclick, mailkit, data, ctype, message):
     started = time.process_time()
     response = post(client, data, "raw", content_type=ctype)
     cpu = time.process_time() - started
-    body = assert_refused(response, 400, justclick, mailkit)
-    assert "too many" in body["message"] or "more than" in body["message"] or "deeply" in body["message"]
-    assert cpu < 1.0, f"{cpu:.2f} s of CPU"
+    assert message in assert_refused(response, 400, justclick, mailkit)["message"]
+    assert cpu < 1.0, f"{cpu:.2f} s of CPU"  # before: 100 KB took 0.7 s, 1 MB minutes
 
 
 def test_repeated_names_are_collected_in_linear_time():
