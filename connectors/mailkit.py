@@ -225,7 +225,7 @@ class MailkitVendor(Vendor):
         return Mailkit(config.client_id, config.client_md5, config.url, timeout, transport=config.transport)
 
     def payload(self, request, config):
-        fields_ = {k: v for k, v in request.as_dict().items() if k not in ("group", "redirect")}
+        fields_ = {k: v for k, v in request.as_dict().items() if k not in ("group", "redirect", "dry_run")}
         return self.schema.load(fields_)
 
     def ledger_fields(self, payload):

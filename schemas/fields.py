@@ -1,29 +1,104 @@
-"""Field types shared by the inbound and outbound schemas."""
+"""Field types shared by the inbound and outbound schemas, and the strict checks the routes use too."""
+
+import re
+from urllib.parse import urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import ValidationError, fields
 
-TRUTHY = {"true", "1", "yes", "on", "y", "t", 1, True}
-FALSY = {"false", "0", "no", "off", "n", "f", "", 0, False}
+# Clear answers only; anything else is refused, so an unclear dry_run never becomes a real send.
+YES = frozenset({"true", "1", "yes", "on", "y", "t"})
+NO = frozenset({"false", "0", "no", "off", "n", "f"})
+NOT_A_FLAG = "Not a clear yes or no: use true/false, 1/0, yes/no or on/off."
+# C0 and C1 control characters and DEL (PostgreSQL cannot store NUL; a vendor or a log must not get a line
+# break inside a name), and lone surrogates (no UTF-8 for them). No field here is multi-line, so tab, CR and
+# LF are refused too.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_INTEGER_DIGITS = 18
 
 
-class Email(fields.String):
-    """An email address, syntax-checked and normalised (no DNS look-ups on the hot path)."""
+def control_problem(text):
+    """What is wrong with text a database or vendor would receive, or None when it is plain text."""
+    found = CONTROL.search(text)
+    if found is None:
+        return None
+    return f"Contains the control character U+{ord(found.group()):04X}; send plain text."
+
+
+def refuse_control(text, name):
+    """`text` unchanged, or ValidationError({name: [...]}) when it holds a control character."""
+    problem = control_problem(text)
+    if problem:
+        raise ValidationError({name: [problem]})
+    return text
+
+
+def _flag_value(value):
+    """True, False, or None when `value` is not a clear yes or no."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in YES or word in NO:
+            return word in YES
+    return None
+
+
+def parse_flag(value, name):
+    """True or False for a clear yes or no, else ValidationError({name: [...]}).
+
+    Clear: JSON true/false, the integers 1/0, and in any case with surrounding whitespace ignored true/false,
+    1/0, yes/no, on/off, y/n, t/f. Everything else is unclear, including "" and None: a bare `?dry_run` or an
+    empty mapped field read as "no" would send for real, read as "yes" it would hide a mis-mapped field.
+    """
+    flag = _flag_value(value)
+    if flag is None:
+        raise ValidationError({name: [NOT_A_FLAG]})
+    return flag
+
+
+def any_flag(name, *values):
+    """True when any of the given values (None = not given) is a clear yes; any unclear one is refused."""
+    return any([parse_flag(value, name) for value in values if value is not None])
+
+
+class Text(fields.String):
+    """A string without control characters; `strip` drops surrounding whitespace first."""
+
+    strip = False
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs)
+        text = text.strip() if self.strip else text
+        problem = control_problem(text)
+        if problem:
+            raise ValidationError(problem)
+        return text
+
+
+class Email(Text):
+    """An email address, syntax-checked and normalised (no DNS look-ups on the hot path)."""
+
+    strip = True
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return validate_email(text, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise ValidationError(f"Not a valid email address: {exc}") from None
 
 
-class Phone(fields.String):
+class Phone(Text):
     """A phone number in international format; what people type becomes +420777123456."""
 
+    strip = True
+
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = super()._deserialize(value, attr, data, **kwargs)
         if text.startswith("00"):
             text = "+" + text[2:]
         try:
@@ -35,25 +110,57 @@ class Phone(fields.String):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class Digits(fields.String):
-    """A numeric identifier (Mailkit IDs), kept as a string of digits."""
+class Digits(Text):
+    """A numeric identifier (Mailkit IDs), kept as a string of ASCII digits."""
+
+    strip = True
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not text.isdigit() or len(text) > 18:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        # isdigit() alone also passes '²' and other scripts' digits, which no vendor reads as a number.
+        if not (text.isascii() and text.isdigit()) or len(text) > MAX_INTEGER_DIGITS:
             raise ValidationError("Must be a numeric ID.")
         return text
 
 
-class Flag(fields.Boolean):
-    """true/false, 1/0, yes/no, on/off, in any case."""
+class WholeNumber(fields.Integer):
+    """An integer sent as a number or as text; over-long text is refused before int() has to read it."""
 
     def __init__(self, **kwargs):
-        super().__init__(truthy=TRUTHY, falsy=FALSY, **kwargs)
+        super().__init__(strict=False, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = value.strip().lower()
+        too_long = isinstance(value, str) and len(value.strip()) > MAX_INTEGER_DIGITS
+        # marshmallow's non-strict Integer would turn 30.5 into 30; NaN and infinity are no number of days
+        if too_long or (isinstance(value, float) and not value.is_integer()):
+            raise ValidationError(f"Not a whole number of at most {MAX_INTEGER_DIGITS} digits.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Boolean):
+    """A clear yes or no, read by parse_flag's rule."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        flag = _flag_value(value)
+        if flag is None:
+            raise ValidationError(NOT_A_FLAG)
+        return flag
+
+
+class RedirectUrl(Text):
+    """Where a person's browser goes next; a value that is no parseable URL is ignored like a foreign host."""
+
+    max_length = 2048
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > self.max_length:
+            raise ValidationError(f"Longer than {self.max_length} characters.")
+        try:
+            parts = urlsplit(text)
+            parts.hostname, parts.port  # noqa: B018 - each raises ValueError for '[::1' or a port like ':x'
+        except ValueError:
+            return None
+        return text

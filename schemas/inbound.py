@@ -4,6 +4,8 @@ import json
 from dataclasses import dataclass, field
 
 from errors import Invalid
+from schemas.fields import control_problem
+from schemas.jsontext import MAX_DEPTH, load_json_text
 
 MAX_BATCH = 100
 
@@ -19,9 +21,12 @@ ALIASES = {
     "send_optout": ("send_optout", "send_opt_out", "optout_email"),
     "timeout_days": ("timeout_days",),
     "redirect": ("redirect", "redirect_url"),
+    "dry_run": ("dry_run", "dryrun"),
 }
 CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 EVENT_KEYS = ("event_id", "eventId", "tranid")
+EMPTY = (None, "")
+MAX_NAME = 100  # a field name echoed in an answer is cut here
 
 
 class ShapeError(Invalid):
@@ -52,17 +57,64 @@ def unwrap(value):
     return value
 
 
+def _path(key):
+    """The nesting path a key names: ('data', 'email') for Zapier's `data__email`."""
+    parts = tuple(str(key).split("__")) if "__" in str(key).strip("_") else (key,)
+    if len(parts) > MAX_DEPTH:
+        raise ShapeError({str(key)[:MAX_NAME]: ["The field name is nested too deeply."]})
+    return parts
+
+
+class _Nest:
+    """The nested mapping being built, and which key put what where, to name both sides of a clash."""
+
+    def __init__(self):
+        self.root, self.owner = {}, {}
+        self.own = {id(self.root)}  # dicts built here, changed in place; the caller's are copied first
+
+    def put(self, path, value, key):
+        node = self.root
+        for depth in range(1, len(path)):
+            node = self._child(node, path[:depth], key)
+        self._leaf(node, path, value, key)
+
+    def _child(self, node, path, key):
+        child = node.get(path[-1])
+        if child in EMPTY:
+            child = {}
+        elif not isinstance(child, dict):
+            self._clash(path, key)
+        if id(child) not in self.own:
+            child = dict(child)
+            self.own.add(id(child))
+        node[path[-1]] = child
+        self.owner.setdefault(path, key)
+        return child
+
+    def _leaf(self, node, path, value, key):
+        existing = node.get(path[-1])
+        if existing in EMPTY:
+            node[path[-1]] = value
+            self.owner[path] = key
+        elif isinstance(existing, dict) and isinstance(value, dict):
+            for name, inner in value.items():
+                self.put(path + (name,), inner, key)
+        elif value not in EMPTY and value != existing:
+            self._clash(path, key)
+
+    def _clash(self, path, key):
+        other = next(self.owner[path[:n]] for n in range(len(path), 0, -1) if path[:n] in self.owner)
+        other, key = str(other)[:MAX_NAME], str(key)[:MAX_NAME]
+        raise ShapeError({key: [f"`{other}` and `{key}` give different values for the same field; "
+                                "send only one of them."]})
+
+
 def unflatten(mapping):
-    """Zapier's `a__b` keys as nested objects, merged with what is already nested."""
-    out = {}
+    """Zapier's `a__b` keys as nested objects, merged with what is already nested when the two agree."""
+    nest = _Nest()
     for key, value in mapping.items():
-        parts = str(key).split("__") if "__" in str(key).strip("_") else [key]
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            node = node.setdefault(part, {}) if not isinstance(child, dict) else child
-        node[parts[-1]] = value
-    return out
+        nest.put(_path(key), value, key)
+    return nest.root
 
 
 def _top_level(item):
@@ -102,12 +154,23 @@ def canonical(item):
     return out
 
 
+def _typed(container, name, kind, where):
+    """container[name] when it is of `kind` (missing or null reads as empty), else a ShapeError for `where`."""
+    value = container.get(name)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise ShapeError({where: [f"Must be {'an object' if kind is dict else 'a list'}."]})
+    return value
+
+
 def _typeform(body):
-    answers = body["form_response"].get("answers") or []
-    item = dict(body["form_response"].get("hidden") or {})
+    response = body["form_response"]
+    answers = _typed(response, "answers", list, "form_response.answers")
+    item = dict(_typed(response, "hidden", dict, "form_response.hidden"))
     for answer in answers:
         if not isinstance(answer, dict):
-            continue
+            raise ShapeError({"form_response.answers": ["Each answer must be an object."]})
         kind = answer.get("type")
         if kind == "email":
             item["email"] = answer.get("email")
@@ -118,24 +181,26 @@ def _typeform(body):
 
 def _tally(body):
     item = {}
-    for entry in body["data"].get("fields") or []:
-        if not isinstance(entry, dict):
-            continue
-        kind, value = entry.get("type"), entry.get("value")
+    for entry in body["data"]["fields"]:
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), (str, type(None)))
+                                                  for k in ("type", "label")):
+            raise ShapeError({"data.fields": ["Each field must be an object whose type and label are text."]})
+        kind, label, value = entry.get("type"), entry.get("label"), entry.get("value")
         if kind == "INPUT_EMAIL":
             item["email"] = value
         elif kind == "INPUT_PHONE_NUMBER":
             item["phone"] = value
-        elif entry.get("label") and normal(entry["label"]) in CANONICAL:
-            item.setdefault(entry["label"], value)
+        elif label and normal(label) in CANONICAL:
+            item.setdefault(label, value)
     return item
 
 
 def _unbounce(body):
+    text = unwrap(body["data.json"])
     try:
-        data = json.loads(unwrap(body["data.json"]))
-    except (TypeError, ValueError):
-        raise ShapeError({"data.json": ["Unbounce's data.json field is not valid JSON."]}) from None
+        data = load_json_text(text) if isinstance(text, str) else None  # too deep: BadBody, 400 like any body
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise ShapeError({"data.json": ["Unbounce's data.json field is not a JSON object."]})
     return {key: unwrap(value) for key, value in data.items()}
@@ -161,8 +226,14 @@ def event_key(body):
     """The sender's own delivery id (Typeform event_id, Tally eventId, Tilda tranid), if any."""
     for key in EVENT_KEYS:
         value = unwrap(body.get(key))
-        if isinstance(value, (str, int)) and str(value):
-            return f"{key}:{value}"
+        if value in EMPTY:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ShapeError({key: ["Must be text or an integer."]})
+        problem = control_problem(str(value))  # the key is stored: PostgreSQL cannot hold NUL
+        if problem:
+            raise ShapeError({key: [problem]})
+        return f"{key}:{value}"
     return None
 
 

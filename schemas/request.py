@@ -2,9 +2,9 @@
 
 from dataclasses import asdict, dataclass
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, post_load, validate, validates_schema
 
-from schemas.fields import Digits, Email, Flag, Phone
+from schemas.fields import Digits, Email, Flag, Phone, RedirectUrl, Text, WholeNumber
 
 TIMEOUT_DAYS = validate.Range(min=14, max=90, error="Temporary unsubscribe lasts 14 to 90 days.")
 
@@ -21,6 +21,7 @@ class UnsubscribeRequest:
     send_optout: bool = True
     timeout_days: int | None = None
     redirect: str | None = None
+    dry_run: bool = False
 
     @property
     def target(self):
@@ -41,11 +42,12 @@ class UnsubscribeRequestSchema(Schema):
     email = Email(load_default=None)
     phone = Phone(load_default=None)
     id_email = Digits(data_key="ID_email", load_default=None)
-    group = fields.String(load_default=None, validate=validate.Length(min=1, max=255))
+    group = Text(load_default=None, validate=validate.Length(min=1, max=255))
     campaign = Digits(data_key="ID_send_message", load_default=None)
     send_optout = Flag(load_default=True)
-    timeout_days = fields.Integer(load_default=None, strict=False, validate=TIMEOUT_DAYS)
-    redirect = fields.String(load_default=None, validate=validate.Length(max=2048))
+    timeout_days = WholeNumber(load_default=None, validate=TIMEOUT_DAYS)
+    redirect = RedirectUrl(load_default=None)
+    dry_run = Flag(load_default=False)
 
     @validates_schema
     def has_target(self, data, **kwargs):

@@ -4,12 +4,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 
 from errors import NotAuthorized
 from webhooks.intake import FORM, MULTIPART
 
 TOLERANCE_SECONDS = 5 * 60
+UNIX_TIME = re.compile(r"[0-9]{1,12}")  # ASCII only: int() also reads "1_0", " 10 " and other digits
 
 
 def _any_equal(candidates, expected):
@@ -45,10 +47,9 @@ def verify_standard(secrets, headers, body, now=None):
     signatures = headers.get("webhook-signature", "").split()
     if not (msg_id and stamp and signatures):
         raise NotAuthorized("missing webhook-id, webhook-timestamp or webhook-signature")
-    try:
-        timestamp = int(stamp)
-    except ValueError:
-        raise NotAuthorized("webhook-timestamp is not a unix time") from None
+    if not UNIX_TIME.fullmatch(stamp):
+        raise NotAuthorized("webhook-timestamp is not a unix time")
+    timestamp = int(stamp)
     now = time.time() if now is None else now
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         raise NotAuthorized("webhook-timestamp is more than 5 minutes off")

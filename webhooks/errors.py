@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from errors import RelayError, StoreUnavailable
 from webhooks.answers import respond_body
+from webhooks.logs import log_safe
 
 log = logging.getLogger("unsub_relay.web")
 
@@ -22,9 +23,9 @@ def _log_refusal(status, body):
     """The one line for a webhook that was refused: field names only, never their values."""
     started = g.get("started")
     duration = (time.monotonic() - started) * 1000 if started else 0.0
-    fields = ",".join(str(k) for k in (body.get("errors") or {})) or "-"
+    fields = ",".join(log_safe(str(k), 60) for k in (body.get("errors") or {})) or "-"
     log.info("webhook route=%s http=%d status=%s fields=%s duration_ms=%.1f",
-             request.path, status, body.get("status"), fields, duration)
+             log_safe(request.path), status, body.get("status"), fields, duration)
 
 
 def relay_error(exc):

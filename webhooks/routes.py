@@ -5,7 +5,10 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from schemas.fields import TRUTHY
+from marshmallow import ValidationError
+
+from errors import Invalid
+from schemas.fields import any_flag, refuse_control
 from schemas.inbound import canonical, read_items
 from webhooks import answers, intake
 from webhooks.auth import authorize, offered_token
@@ -16,8 +19,18 @@ DESTINATION_OF = {"justclick": "justclick", "mailkit": "mailkit", "unsubscribe":
 CONTROL_ARGS = {"token", "dry_run"}
 
 
-def _flag(name, header):
-    return str(request.args.get(name) or request.headers.get(header) or "").strip().lower() in TRUTHY - {""}
+def strictly(check, *args):
+    """Run a schemas check on a query value or header; its ValidationError is a 422 like any field's."""
+    try:
+        return check(*args)
+    except ValidationError as exc:
+        raise Invalid(exc.messages) from None
+
+
+def dry_run(plan):
+    """`?dry_run=`, `X-Dry-Run:` or a `dry_run` field: a clear yes is a dry run, anything unclear a 422."""
+    return strictly(any_flag, "dry_run", request.args.get("dry_run"), request.headers.get("X-Dry-Run"),
+                    *[unsubscribe.dry_run for _, unsubscribe in plan.requests])
 
 
 def _digest(text):
@@ -37,7 +50,7 @@ def idempotency_key(route, auth, inbound):
         request.headers.get("webhook-id") if auth == "standard_webhooks" else None) or inbound.event_key
     if not key:
         return None
-    key = f"{route}:{credential(auth)}:{key.strip()}"
+    key = f"{route}:{credential(auth)}:{strictly(refuse_control, key.strip(), 'Idempotency-Key')}"
     return key if len(key) <= 300 else f"{route}:sha256:{_digest(key)}"
 
 
@@ -59,7 +72,7 @@ def hook(route):
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
     plan = service.plan(inbound.items, inbound.errors, inbound.batch, DESTINATION_OF[route])
-    if _flag("dry_run", "X-Dry-Run"):
+    if dry_run(plan):
         return answers.respond(service.preview(plan), settings)
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
     answer = service.submit(plan, idempotency_key(route, auth, inbound), respond_async)
