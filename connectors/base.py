@@ -2,6 +2,8 @@
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 
 import requests
 
@@ -10,6 +12,22 @@ from connectors.deadline import DeadlineAdapter, deadline
 from connectors.errors import APIConnectionError, ConfigurationError, RateLimitError, UpstreamError
 
 USER_AGENT = "unsub-relay/1.0"
+MAX_RETRY_AFTER = 6 * 3600.0  # a vendor's Retry-After is believed up to this, well inside the 48 hours
+
+
+def retry_after_seconds(value, now=None):
+    """A Retry-After header (seconds or an HTTP date) as seconds from now, or None when absent or unreadable."""
+    value = (value or "").strip()
+    if value.isdigit() and len(value) < 10:
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)
@@ -91,7 +109,8 @@ class Connector:
             except requests.RequestException as exc:
                 raise self._network_error(exc, call.expired) from None
         if response.status_code == 429:
-            raise RateLimitError(f"{self.name} is rate-limiting us (HTTP 429)", code="http_429")
+            raise RateLimitError(f"{self.name} is rate-limiting us (HTTP 429)", code="http_429",
+                                 retry_after=retry_after_seconds(response.headers.get("Retry-After")))
         if response.status_code >= 500 or response.status_code == 408:
             raise APIConnectionError(f"{self.name} answered HTTP {response.status_code}",
                                      code=f"http_{response.status_code}")

@@ -45,9 +45,13 @@ class TransientError(UpstreamError):
 
 
 class RateLimitError(TransientError):
-    """The upstream asked us to slow down."""
+    """The upstream asked us to slow down; `retry_after` is how long it asked us to wait (seconds), if it said."""
 
     kind = "rate_limit"
+
+    def __init__(self, message, code=None, retry_after=None):
+        super().__init__(message, code)
+        self.retry_after = retry_after
 
 
 class APIConnectionError(TransientError):

@@ -44,9 +44,10 @@ class GatePolicy:
         rate = self.rates.get(gate["destination"]) or 0.0
         if rate <= 0:
             return wanted
-        burst = max(1.0, rate)  # at most one second's worth at once
+        burst = max(1.0, rate)  # one second's worth at once; the bucket keeps a fraction over that, so a
+        # rate of 2.5 grants 2, 3, 2, 3 a second rather than losing the halves
         elapsed = max((now - gate["tokens_at"]).total_seconds(), 0.0) if gate["tokens_at"] else burst / rate
-        gate["tokens"] = min(burst, (gate["tokens"] or 0.0) + elapsed * rate)
+        gate["tokens"] = min(burst + 1.0, (gate["tokens"] or 0.0) + elapsed * rate)
         gate["tokens_at"] = now
         granted = min(wanted, math.floor(gate["tokens"]))
         gate["tokens"] -= granted
