@@ -3,11 +3,15 @@
 import json
 import re
 import signal
+import sys
+from contextlib import contextmanager
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from delivery import DESTINATIONS
+from delivery.imports import Importer, open_text
 from status import STATES
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -112,3 +116,35 @@ def init_app(app):
     app.cli.add_command(db_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(deliveries_cli)
+
+
+@deliveries_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "to", type=click.Choice(["all", *DESTINATIONS]), default="all", show_default=True)
+@click.option("--group", help="JustClick group for lines that name none (default JUSTCLICK_GROUP).")
+@click.option("--campaign", help="Mailkit ID_send_message for lines that name none.")
+@click.option("--no-optout", "send_optout", flag_value=False, default=None,
+              help="Mailkit: send no opt-out confirmation mails.")
+@click.option("--window", default="30d", show_default=True,
+              help="Skip addresses already unsubscribed or queued within this age (e.g. 30d); makes re-runs idempotent.")
+@click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
+def import_command(path, to, group, campaign, send_optout, window, dry_run):
+    """Queue a suppression list (CSV with a header of field names, one address per line, or JSON Lines)."""
+    importer = Importer(current_app.extensions["delivery"], to, {"group": group, "ID_send_message": campaign,
+                        "send_optout": send_optout}, parse_age(window), dry_run)
+    with open_text(path) as stream, progress_bar(path) as advance:
+        summary = importer.run(stream, advance)
+    for bad in summary.errors:
+        click.echo(json.dumps(bad, ensure_ascii=False), err=True)
+    _json({k: v for k, v in summary.as_dict(dry_run).items() if k != "invalid_lines"})
+
+
+@contextmanager
+def progress_bar(path):
+    """A tqdm bar over the file's lines on a terminal (stderr), nothing when piped."""
+    from tqdm import tqdm
+
+    with tqdm(unit=" lines", disable=not sys.stderr.isatty(), file=sys.stderr, mininterval=0.5) as bar:
+        def advance(line):
+            bar.update(line - bar.n)
+        yield advance

@@ -69,6 +69,12 @@ class DeliveryService:
             future.add_done_callback(lambda f, p=place: self._record_late(f, owner))
         return answer
 
+    def queue(self, plans, dedup_window):
+        """Write deliveries for the worker alone (a bulk import): the dedup rule over `dedup_window` seconds
+        skips what is already pending or done, and repeats within `plans`; returns how many were queued."""
+        _, placed = self.store.ledger.accept(plans, dedup=True, dedup_window=dedup_window)
+        return sum(1 for place in placed if place.is_new)
+
     def _repeat(self, state, plan):
         """The answer to a request whose key was seen: the stored answer, 409 while the first one is
         running, or, when its holder died before answering, the state of the rows it wrote."""
