@@ -71,10 +71,12 @@ class MailkitSimulator(SimulatorServer):
             return self.handle_xmlrpc(body)
         return NOT_FOUND
 
-    def forced(self, address):
-        """What a test script or an address marker asks for, or None."""
+    def outcome(self, address):
+        """After `+slow`'s pause: ('forced', what a test script or a marker asks for), else unsubscribe()'s."""
+        self.pause_if_slow(address)
         behaviour = self.scripted(address)
-        return steered(address) if behaviour is None else behaviour
+        behaviour = steered(address) if behaviour is None else behaviour
+        return ("forced", behaviour) if behaviour else self.unsubscribe(address)
 
     def record_call(self, transport, call):
         if self.record:
@@ -93,11 +95,9 @@ class MailkitSimulator(SimulatorServer):
         if (str(call.get("id")), call.get("md5")) != (self.client_id, self.client_md5):
             return self._json({"error_status": 1, "error": "Unauthorized"})
         address = str(params.get("email") or params.get("ID_email") or "")
-        self.pause_if_slow(address)
-        behaviour = self.forced(address)
-        if behaviour:
-            return self.forced_json(behaviour, address)
-        kind, value = self.unsubscribe(address)
+        kind, value = self.outcome(address)
+        if kind == "forced":
+            return self.forced_json(value, address)
         if kind == "error":
             return self._json({"error_status": 1, "error": value})
         status = "2" if kind == "already" else "1"
@@ -137,11 +137,9 @@ class MailkitSimulator(SimulatorServer):
         if (str(params[0]), params[1]) != (self.client_id, self.client_md5):
             return self._xml("Unauthorized")
         address = str(params[2])
-        self.pause_if_slow(address)
-        behaviour = self.forced(address)
-        if behaviour:
-            return self.forced_xmlrpc(behaviour, address)
-        kind, value = self.unsubscribe(address)
+        kind, value = self.outcome(address)
+        if kind == "forced":
+            return self.forced_xmlrpc(value, address)
         if kind == "error":
             return self._xml(value)
         return self._xml(value, as_i4=kind != "nolist")

@@ -34,7 +34,8 @@ def readme_settings(markdown):
 @pytest.mark.parametrize("table, expected", [
     ("| `JUSTCLICK_LOGIN` | | Your login. |", ["JUSTCLICK_LOGIN"]),
     ("| `HTTPS_PROXY`, `NO_PROXY` | | Proxy. |", ["HTTPS_PROXY", "NO_PROXY"]),
-    ("| `REQUESTS_CA_BUNDLE` (or `CURL_CA_BUNDLE`) | certifi's | CA. |", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]),
+    ("| `REQUESTS_CA_BUNDLE` (or `CURL_CA_BUNDLE`) | certifi's | CA. |",
+     ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]),
     ("| `MAILKIT_TRANSPORT` | `json` | `json` or `xmlrpc`; see `MAILKIT_API_URL`. |", ["MAILKIT_TRANSPORT"]),
     ("| variable | default | meaning |\n|---|---|---|", []),
 ], ids=["one", "two in a cell", "an alternative", "later cells ignored", "header"])
@@ -76,7 +77,8 @@ def test_app_json_env_entries_are_well_formed(app_json):
     for name, entry in app_json["env"].items():
         assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), name
         assert set(entry) <= APP_JSON_ENV_KEYS and entry["description"].strip(), name
-        assert isinstance(entry.get("value", ""), str) and isinstance(entry.get("required", False), bool), name
+        assert isinstance(entry.get("value", ""), str), name
+        assert isinstance(entry.get("required", False), bool), name
     assert not set(app_json["env"]) & set(HEROKU_PROVIDED)
 
 

@@ -1,4 +1,4 @@
-"""The sandbox's simulators, driven by the real connectors: every steering marker, and signatures still checked."""
+"""The sandbox's simulators driven by the real connectors: every steering marker; signatures still checked."""
 
 import os
 import threading
