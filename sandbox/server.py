@@ -1,0 +1,138 @@
+"""A threaded HTTP server on 127.0.0.1 that plays one vendor's API, and the address markers that steer it.
+
+It keeps no more than its vendor needs: with `record` off (the sandbox) no request is remembered, so a
+long-running sandbox holds no addresses in memory.
+"""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Markers a tester puts in an address (`anna+notfound@example.com`) to choose the vendor's answer.
+# The first one found in this order wins; `+slow` delays whatever the answer is.
+OUTCOME_MARKERS = ("notfound", "down", "badhash", "ratelimit")
+SLOW_MARKER = "+slow"
+
+NOT_FOUND = (404, "text/html", b"<html>404</html>")
+SERVICE_UNAVAILABLE = (503, "text/html", b"<html><body>503 Service Unavailable</body></html>")
+
+# Answers that are not the vendor's: outages, proxies, garbage.
+CANNED = {
+    "500": (500, "text/html", b"<html><body>Internal Server Error</body></html>"),
+    "502": (502, "text/html", b"<html>Bad Gateway</html>"),
+    "503": SERVICE_UNAVAILABLE,
+    "429": (429, "text/plain", b"slow down"),
+    "html": (200, "text/html", b"<!DOCTYPE html><html><body>Maintenance</body></html>"),
+    "non_json": (200, "text/plain", b"OK"),
+    "hang": ("hang", "", b""),
+}
+
+
+def steered(address):
+    """The outcome an address asks for with a `+marker`, or None."""
+    text = str(address or "").lower()
+    return next((name for name in OUTCOME_MARKERS if f"+{name}" in text), None)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass  # addresses are personal data: the simulators log nothing
+
+    def do_POST(self):
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            status, ctype, payload = 400, "text/plain", b"bad Content-Length"
+        else:
+            body = self.rfile.read(length)
+            status, ctype, payload = self.server.simulator.exchange(self.path, self.headers, body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout): nothing to answer
+
+
+class SimulatorServer:
+    """A vendor on 127.0.0.1:<ephemeral port>; subclasses answer in handle(path, headers, body).
+
+    `script` forces an answer for one address (tests), `delay` slows every answer, `slow_seconds` is what
+    the `+slow` marker waits, `on_request` sees each body before it is answered.
+    """
+
+    def __init__(self, record=True):
+        self.record = record
+        self.requests = []
+        self.script = {}
+        self.hang_seconds = 3.0
+        self.slow_seconds = 2.0
+        self.delay = 0.0
+        self.on_request = None
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.server.simulator = self
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name=f"{type(self).__name__}-{self.port}")
+
+    @property
+    def port(self):
+        return self.server.server_address[1]
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reset(self):
+        self.requests.clear()
+        self.script.clear()
+        self.delay = 0.0
+        self.on_request = None
+
+    def exchange(self, path, headers, body):
+        """(status, content type, payload) for one request, after the test hooks have had their say."""
+        if self.record:
+            with self.lock:
+                self.requests.append({"path": path, "headers": dict(headers), "body": body})
+        if self.on_request:
+            self.on_request(body)
+        if self.delay:
+            time.sleep(self.delay)
+        try:
+            status, ctype, payload = self.handle(path, headers, body)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            status, ctype, payload = 400, "text/plain", b"unreadable request"
+        if status == "hang":
+            time.sleep(self.hang_seconds)
+            status, ctype, payload = 200, "text/plain", b"too late"
+        return status, ctype, payload
+
+    def handle(self, path, headers, body):  # pragma: no cover - every simulator overrides it
+        raise NotImplementedError
+
+    def scripted(self, key):
+        return self.script.get(key)
+
+    @staticmethod
+    def canned(behaviour):
+        return CANNED.get(behaviour)
+
+    def pause_if_slow(self, address):
+        """The `+slow` marker: answer only after `slow_seconds`."""
+        if SLOW_MARKER in str(address or "").lower():
+            time.sleep(self.slow_seconds)
