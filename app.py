@@ -7,6 +7,7 @@ from flask import Flask
 import commands
 import delivery
 import webhooks
+from sandbox.setup import sandbox_env
 from settings import load_settings
 from webhooks.logs import init_logging
 
@@ -14,12 +15,15 @@ from webhooks.logs import init_logging
 def create_app(env=None):
     """Wire settings, the delivery service, blueprints and CLI commands; no I/O beyond the instance folder."""
     app = Flask(__name__, instance_relative_config=True, template_folder="templates")
-    settings = load_settings(env, app.instance_path)
+    env, sandbox_problems = sandbox_env(os.environ if env is None else env, app.instance_path)
+    settings = load_settings(env, app.instance_path, sandbox_problems)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=settings.max_content_length,
                       MAX_FORM_MEMORY_SIZE=settings.max_content_length)
     app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     init_logging(settings)
+    if settings.sandbox:
+        app.logger.warning("SANDBOX mode: deliveries go to built-in simulators of JustClick and Mailkit")
     delivery.init_app(app)
     commands.init_app(app)
     webhooks.init_app(app)

@@ -34,6 +34,7 @@ class Settings:
     dedup_window_seconds: float = 600.0
     pending_alert_seconds: float = 12 * 3600.0
     auto_migrate: bool = True
+    sandbox: bool = False
     breaker_failures: int = 5
     max_rates: dict = field(default_factory=dict)  # destination -> deliveries per second (0: no limit)
     problems: tuple = ()
@@ -92,10 +93,10 @@ def database_url(env, instance_path):
     return url
 
 
-def load_settings(env=None, instance_path="instance"):
+def load_settings(env=None, instance_path="instance", problems=()):
     """Read and check the environment; malformed values are collected in `problems`."""
     env = os.environ if env is None else env
-    problems = []
+    problems = list(problems)
     vendors = registry.read_configs(env, problems)
     secrets = _split(env.get("WEBHOOK_SECRET", ""))
     if any(not s.startswith("whsec_") for s in secrets):
@@ -120,6 +121,7 @@ def load_settings(env=None, instance_path="instance"):
         breaker_failures=_number(env, "BREAKER_FAILURES", 5, int, problems, 1, 1000),
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
+        sandbox=env.get("SANDBOX", "").strip().lower() in ("1", "true", "yes", "on"),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
         problems=tuple(problems),
     )

@@ -1,9 +1,10 @@
 """The command line: thin wrappers over the delivery service and its operations."""
 
-from commands import deliveries, unsubscribe
+from commands import deliveries, sandbox, unsubscribe
 
 
 def init_app(app):
     """Register every command."""
     unsubscribe.init_app(app)
     deliveries.init_app(app)
+    sandbox.init_app(app)

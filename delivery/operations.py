@@ -47,7 +47,7 @@ class Operations:
         problems.extend(store_problems)
         body = {"status": "ok" if not problems else "unhealthy", "problems": problems, "store": store,
                 "destinations": {k: v["configured"] for k, v in report["destinations"].items()},
-                "breakers": self._breakers() if store["reachable"] else {}}
+                "breakers": self._breakers() if store["reachable"] else {}, "sandbox": settings.sandbox}
         return not problems, body
 
     def _breakers(self):

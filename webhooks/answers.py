@@ -40,6 +40,8 @@ def safe_redirect(url, settings):
 
 def respond_body(status, body, settings, redirect_to=None, headers=None):
     """JSON for machines; for a person's browser a 303 to the configured page, or a small page."""
+    if settings.sandbox:  # announced in every answer: nothing reached a real vendor
+        body = {**body, "sandbox": True}
     if wants_page():
         ok = body.get("status") in PAGE_OK
         target = (safe_redirect(redirect_to, settings) if ok else None) or \
