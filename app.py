@@ -6,6 +6,7 @@ from flask import Flask
 
 import commands
 import delivery
+import public
 import webhooks
 from sandbox.setup import sandbox_env
 from settings import load_settings
@@ -27,6 +28,7 @@ def create_app(env=None):
     delivery.init_app(app)
     commands.init_app(app)
     webhooks.init_app(app)
+    public.init_app(app)
     return app
 
 
