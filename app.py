@@ -10,6 +10,7 @@ import public
 import webhooks
 from sandbox.setup import sandbox_env
 from settings import load_settings
+from webhooks import limits
 from webhooks.logs import init_logging
 
 
@@ -29,6 +30,7 @@ def create_app(env=None):
     commands.init_app(app)
     webhooks.init_app(app)
     public.init_app(app)
+    limits.init_app(app)  # last: it puts the rate limits on the views every blueprint registered
     return app
 
 

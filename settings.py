@@ -7,6 +7,7 @@ from connectors import registry
 from connectors.vendor import check_url
 
 SECRET = {"secret": True}
+TURNSTILE_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
 
 
 def _split(value):
@@ -34,6 +35,14 @@ class Settings:
     dedup_window_seconds: float = 600.0
     pending_alert_seconds: float = 12 * 3600.0
     auto_migrate: bool = True
+    form_keys: tuple = field(default=(), repr=False, metadata=SECRET)
+    honeypot_field: str = "website"
+    turnstile_secret: str = field(default="", repr=False, metadata=SECRET)
+    turnstile_verify_url: str = TURNSTILE_URL
+    public_rate_limit: str = "10 per minute;50 per day"
+    hook_rate_limit: str = "600 per minute"
+    rate_limit_storage_uri: str = "memory://"
+    trusted_proxy_hops: int = 1
     sandbox: bool = False
     breaker_failures: int = 5
     max_rates: dict = field(default_factory=dict)  # destination -> deliveries per second (0: no limit)
@@ -47,7 +56,7 @@ class Settings:
     def auth_methods(self):
         """Names of the webhook authentication methods that are switched on."""
         methods = {"token": self.webhook_tokens, "standard_webhooks": self.webhook_secret,
-                   "typeform": self.typeform_secret, "tally": self.tally_secret}
+                   "typeform": self.typeform_secret, "tally": self.tally_secret, "form_key": self.form_keys}
         return [name for name, value in methods.items() if value]
 
     @property
@@ -79,6 +88,27 @@ def _number(env, name, default, cast, problems, low=None, high=None):
 
 def _url(env, name, problems):
     return check_url(name, env.get(name, "").strip(), problems)
+
+
+def _limit(env, name, default, problems):
+    """A rate limit in the limits library's notation ("10 per minute;50 per day"), checked here once."""
+    from limits import parse_many
+
+    value = env.get(name, "").strip() or default
+    try:
+        parse_many(value)
+    except ValueError:
+        problems.append(f"{name} must read like '10 per minute;50 per day', got {value!r}")
+        return default
+    return value
+
+
+def _storage(env, problems):
+    value = env.get("RATE_LIMIT_STORAGE_URI", "").strip() or "memory://"
+    if value.split(":", 1)[0] not in ("memory", "redis", "rediss", "redis+unix"):
+        problems.append("RATE_LIMIT_STORAGE_URI must be memory:// or redis://...")
+        return "memory://"
+    return value
 
 
 def database_url(env, instance_path):
@@ -122,6 +152,14 @@ def load_settings(env=None, instance_path="instance", problems=()):
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
         sandbox=env.get("SANDBOX", "").strip().lower() in ("1", "true", "yes", "on"),
+        form_keys=_split(env.get("FORM_KEYS", "")),
+        honeypot_field=env.get("HONEYPOT_FIELD", "").strip() or "website",
+        turnstile_secret=env.get("TURNSTILE_SECRET", "").strip(),
+        turnstile_verify_url=_url(env, "TURNSTILE_VERIFY_URL", problems) or TURNSTILE_URL,
+        public_rate_limit=_limit(env, "PUBLIC_RATE_LIMIT", "10 per minute;50 per day", problems),
+        hook_rate_limit=_limit(env, "HOOK_RATE_LIMIT", "600 per minute", problems),
+        rate_limit_storage_uri=_storage(env, problems),
+        trusted_proxy_hops=_number(env, "TRUSTED_PROXY_HOPS", 1, int, problems, 0, 10),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
         problems=tuple(problems),
     )

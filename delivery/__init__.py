@@ -4,6 +4,7 @@ import logging
 
 from connectors.registry import NAMES as DESTINATIONS  # noqa: F401 - the edge names vendors by these
 from connectors.registry import build_connectors
+from connectors.turnstile import Turnstile
 from delivery.operations import Operations
 from delivery.service import DeliveryService
 from store import Store
@@ -33,3 +34,5 @@ def init_app(app):
     service = DeliveryService(settings, store, build_connectors(settings.vendors, settings.upstream_timeout))
     app.extensions["delivery"] = service
     app.extensions["operations"] = Operations(service)
+    if settings.turnstile_secret:  # the edge asks it about public form submissions
+        app.extensions["botcheck"] = Turnstile(settings.turnstile_secret, settings.turnstile_verify_url)

@@ -103,15 +103,22 @@ def authorize(settings, request, body, now=None):
             return name
         except NotAuthorized:
             continue
-    if settings.webhook_tokens and _form_token_matches(settings.webhook_tokens, request):
+    if settings.webhook_tokens and _any_equal(settings.webhook_tokens, form_field(request, "token")):
         return "form_token"
+    if settings.form_keys and _any_equal(settings.form_keys, public_key_offered(request)):
+        return "form_key"
     raise NotAuthorized("not authorised: send a valid token (Authorization: Bearer, X-Webhook-Token, "
-                        "?token= or a hidden form field `token`) or a valid signature")
+                        "?token=), a valid signature, or a public form key (?key= or a hidden field `key`)")
 
 
-def _form_token_matches(tokens, request):
-    """A plain HTML form may carry the token as a hidden field; checked last, only for form bodies."""
+def form_field(request, name):
+    """A hidden field of a form body (checked last: only forms carry one), or ''."""
     if request.mimetype not in (FORM, MULTIPART):
-        return False
-    token = request.form.get("token", "")
-    return bool(token) and _any_equal(tokens, token)
+        return ""
+    request.get_data(cache=True)  # keep the raw bytes: signatures and the parser need them after this
+    return request.form.get(name, "")
+
+
+def public_key_offered(request):
+    """The public form key a request offers (`?key=` or a hidden field `key`), or ''."""
+    return request.args.get("key") or form_field(request, "key")

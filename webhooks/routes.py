@@ -10,13 +10,13 @@ from marshmallow import ValidationError
 from errors import Invalid
 from schemas.fields import any_flag, refuse_control
 from schemas.inbound import canonical, read_items
-from webhooks import answers, intake
+from webhooks import answers, forms, intake
 from webhooks.auth import authorize, offered_token
 from webhooks.logs import webhook_line
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 DESTINATION_OF = {"justclick": "justclick", "mailkit": "mailkit", "unsubscribe": "all"}
-CONTROL_ARGS = {"token", "dry_run"}
+CONTROL_ARGS = {"token", "key", "dry_run"}
 
 
 def strictly(check, *args):
@@ -45,7 +45,10 @@ def credential(auth):
 
 def idempotency_key(route, auth, inbound):
     """The request's own name: Idempotency-Key, webhook-id, or the sender's event id; scoped by route and
-    credential, so a key seen with one credential names nothing for another."""
+    credential, so a key seen with one credential names nothing for another. A public form key shares its
+    credential with every visitor: its requests replay nobody's answer (the dedup window still holds)."""
+    if auth == "form_key":
+        return None
     key = request.headers.get("Idempotency-Key") or (
         request.headers.get("webhook-id") if auth == "standard_webhooks" else None) or inbound.event_key
     if not key:
@@ -71,8 +74,12 @@ def hook(route):
     inbound = read_items(body, defaults)
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
+    decoy = forms.screen(auth, body, inbound, settings)
+    if decoy is not None:
+        return answers.respond(decoy, settings)
     plan = service.plan(inbound.items, inbound.errors, inbound.batch, DESTINATION_OF[route])
     if dry_run(plan):
+        forms.allowed(auth, dry_run=True)
         return answers.respond(service.preview(plan), settings)
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
     answer = service.submit(plan, idempotency_key(route, auth, inbound), respond_async)

@@ -1,0 +1,71 @@
+"""Rate limits with Flask-Limiter: per client IP on public surfaces, per credential on hooks and POST /links.
+
+One Limiter per app (tests build many apps; a module-level one would share its storage between them). The
+limits wrap the app's own view functions, so a refused request never reaches the view: nothing is parsed
+beyond the credential, nothing is sent. Behind TRUSTED_PROXY_HOPS proxies the client IP is the one the last
+trusted proxy saw (Werkzeug's ProxyFix), so a forged X-Forwarded-For does not reset a limit.
+"""
+
+import hashlib
+import time
+
+from flask import current_app, request
+from flask_limiter import Limiter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webhooks.auth import form_field, offered_token, public_key_offered
+
+# (endpoint, which limit, key) for every limited view; the public one applies to public requests only.
+LIMITED = ("hooks.hook", "links.make_links", "links.unsubscribe_page", "links.unsubscribe_post")
+
+
+def client_ip():
+    """The client's IP, as the trusted proxies report it."""
+    return request.remote_addr or "unknown"
+
+
+def credential_key():
+    """A digest of the credential the request offers (never the credential itself)."""
+    token = offered_token(request) or form_field(request, "token")
+    offered = token or request.headers.get("webhook-id") and "standard-webhooks" or "anonymous"
+    return "credential:" + hashlib.sha256(offered.encode("utf-8")).hexdigest()[:24]
+
+
+def is_public():
+    """A request a public page makes: a /u/ link, a form key, or one with no server credential at all."""
+    if request.endpoint and request.endpoint.startswith("links.unsubscribe"):
+        return True
+    return public_key_offered(request) or not (offered_token(request) or _signed())
+
+
+def _signed():
+    return any(request.headers.get(h) for h in ("webhook-signature", "Typeform-Signature", "Tally-Signature"))
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+def init_app(app):
+    """Trust the configured proxies, build this app's Limiter and put the limits on its views."""
+    settings = app.config["SETTINGS"]
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    limiter = Limiter(key_func=client_ip, app=app, storage_uri=settings.rate_limit_storage_uri,
+                      headers_enabled=False, strategy="moving-window", key_prefix="unsub-relay")
+    # Headers off: Flask-Limiter would put a Retry-After on every answer; ours goes on the 429 alone.
+    public = limiter.limit(lambda: _settings().public_rate_limit, key_func=client_ip, scope="public",
+                           exempt_when=lambda: not is_public())
+    per_credential = limiter.limit(lambda: _settings().hook_rate_limit, key_func=credential_key,
+                                   scope="credential", exempt_when=is_public)
+    for endpoint in LIMITED:
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = public(per_credential(app.view_functions[endpoint]))
+    app.extensions["rate_limiter"] = limiter
+
+
+def retry_after():
+    """Seconds until the limit the current request hit lets it through again (at least 1)."""
+    current = current_app.extensions["rate_limiter"].current_limit
+    return max(1, int(current.reset_at - time.time())) if current else 60
