@@ -2,7 +2,8 @@
 
 Nothing is downloaded: the driver path is given, so Selenium Manager never runs. A missing browser skips the
 page tests on a laptop and fails them under CI (env `CI` set). Screenshots go to test-artifacts/ (gitignored).
-Import the fixtures into a test module: `from tests.browser import browser, live_server  # noqa: F401`.
+Import the fixture into a test module: `from tests.browser import browser  # noqa: F401`; serve the app
+under test with `with LiveServer(app) as server:` (server.url).
 """
 
 import os
@@ -12,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -76,15 +77,41 @@ def screenshot(driver, name):
 
 
 def console_errors(driver):
-    """Severe console entries since the last call (a blocked style or script shows up here)."""
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    """Severe console entries since the last call (a blocked style or script shows up here), except the
+    page's own HTTP status: an error page is meant to answer 400 or 429."""
+    own_status = f"{driver.current_url} - Failed to load resource: the server responded with a status of"
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and not entry["message"].startswith(own_status)]
+
+
+def click_and_wait(driver, element, timeout=10):
+    """Click something that navigates, and wait until the next page has loaded."""
+    from selenium.webdriver.support import expected_conditions
+
+    element.click()
+    wait_for(driver, expected_conditions.staleness_of(element), timeout)
+    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", timeout)
+
+
+def wait_for(driver, condition, timeout=10):
+    """Poll `condition(driver)` until it is true (its value is returned) or fail after `timeout` seconds."""
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+
+
+class QuietHandler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.0"  # no keep-alive: a browser left open cannot hold the server's shutdown
+
+    def log_request(self, *args):
+        """No access log: the paths hold link tokens, which carry addresses."""
 
 
 class LiveServer:
     """A Flask app served by werkzeug on a free local port in a thread."""
 
     def __init__(self, app):
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -20,14 +20,15 @@ def mask(target):
     return f"{name[:1]}•••@{domain}" if domain else target[:4] + "•••" + target[-3:]
 
 
-def make_pages_app(instance_path, redirect_to=None, default_locale=None):
-    """`redirect_to`: a URL the button's POST answers 303 to (as with UNSUBSCRIBE_SUCCESS_URL)."""
+def make_pages_app(instance_path, redirect_to=None, default_locale=None, list_redirect=True):
+    """`redirect_to`: a URL the button's POST answers 303 to (as with UNSUBSCRIBE_SUCCESS_URL);
+    `list_redirect`: whether its origin is passed to page_headers (False shows what browsers do without)."""
     app = Flask("unsub_pages_test", root_path=ROOT, instance_path=str(instance_path))
     app.config["DEFAULT_LOCALE"] = default_locale or os.environ.get("DEFAULT_LOCALE", "en")
     i18n.init_app(app)
     signer = LinkSigner(SECRET)
     app.extensions["seen_languages"] = []
-    allowed_redirects = (redirect_to,) if redirect_to else ()
+    allowed_redirects = (redirect_to,) if redirect_to and list_redirect else ()
 
     @app.before_request
     def remember_language():
