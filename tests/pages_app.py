@@ -9,15 +9,10 @@ from flask import Flask, redirect, request
 import i18n
 import pages
 from links.tokens import InvalidLink, LinkSigner
+from webhooks.logs import mask
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "pages-test-secret-0123456789abcdefghij"
-
-
-def mask(target):
-    """j•••@example.com: enough for the person to recognise, not enough to read off a screenshot."""
-    name, _, domain = target.partition("@")
-    return f"{name[:1]}•••@{domain}" if domain else target[:4] + "•••" + target[-3:]
 
 
 def make_pages_app(instance_path, redirect_to=None, default_locale=None, list_redirect=True):
@@ -28,19 +23,20 @@ def make_pages_app(instance_path, redirect_to=None, default_locale=None, list_re
     i18n.init_app(app)
     signer = LinkSigner(SECRET)
     app.extensions["seen_languages"] = []
-    allowed_redirects = (redirect_to,) if redirect_to and list_redirect else ()
+    app.before_request(lambda: app.extensions["seen_languages"].append(request.headers.get("Accept-Language")))
+    add_link_routes(app, signer, redirect_to, (redirect_to,) if redirect_to and list_redirect else ())
+    add_other_pages(app)
+    return app, signer
 
-    @app.before_request
-    def remember_language():
-        app.extensions["seen_languages"].append(request.headers.get("Accept-Language"))
 
+def add_link_routes(app, signer, redirect_to, redirect_urls):
     @app.get("/u/<token>")
     def confirm(token):
         try:
             claims = signer.verify(token, time.time())
         except InvalidLink:
             return pages.error_page("invalid_link")
-        return pages.render_page("confirm.html", masked=mask(claims.target), redirect_urls=allowed_redirects)
+        return pages.render_page("confirm.html", masked=mask(claims.target), redirect_urls=redirect_urls)
 
     @app.post("/u/<token>")
     def unsubscribe(token):
@@ -52,6 +48,8 @@ def make_pages_app(instance_path, redirect_to=None, default_locale=None, list_re
             return redirect(redirect_to, 303)
         return pages.render_page("result.html", ok=True, body={"status": "unsubscribed"})
 
+
+def add_other_pages(app):
     @app.get("/failed")
     def failed():
         body = {"status": "invalid", "message": "Validation failed", "errors": {"email": ["Not a valid email."]}}
@@ -60,5 +58,3 @@ def make_pages_app(instance_path, redirect_to=None, default_locale=None, list_re
     @app.get("/error/<kind>")
     def error(kind):
         return pages.error_page(kind, headers={"Retry-After": "60"} if kind == "rate_limited" else None)
-
-    return app, signer

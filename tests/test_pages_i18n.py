@@ -76,7 +76,7 @@ def test_confirm_then_click_then_result(site, phones, lang):
     driver.get(link(site))
     heading, label = TEXT["confirm"][lang]
     check_page(driver, "confirm", lang, heading)
-    assert "j•••@example.com" in driver.find_element(By.CLASS_NAME, "target").text
+    assert "j***@e***.com" in driver.find_element(By.CLASS_NAME, "target").text
     assert "jane.doe" not in driver.page_source
     button = driver.find_element(By.TAG_NAME, "button")
     assert button.text == label and button.value_of_css_property("background-color") == BUTTON_BLUE
@@ -100,7 +100,7 @@ def test_desktop_layout(site, browser):  # noqa: F811 (the fixture imported abov
     driver.get(link(site, "+420777123456"))
     width = driver.execute_script("return document.querySelector('main').getBoundingClientRect().width")
     assert 400 < width <= 32 * 18 + 1, width  # max-width: 32rem at 18 px
-    assert "+420•••456" in driver.find_element(By.CLASS_NAME, "target").text
+    assert "+420******456" in driver.find_element(By.CLASS_NAME, "target").text
     assert console_errors(driver) == []
     screenshot(driver, "pages-confirm-cs-desktop")
 
