@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from links.tokens import LinkClaims
 
 DURATION = re.compile(r"([0-9]{1,6})([dhm]?)")
-UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "": 86400}  # a bare number is days, as in `purge --older-than`
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "": 86400}  # a bare number is days, like `purge`
 MAX_DURATION_SECONDS = 100 * 365 * 86400
 
 

@@ -70,13 +70,16 @@ class LinkClaims:
             return "target must be a normalised email address or an international phone number (+...)"
         if self.to not in DESTINATIONS:
             return f"to must be one of {', '.join(DESTINATIONS)}"
+        if self.to == "justclick" and self.kind == "phone":
+            return "JustClick takes email addresses only: a phone number needs to=all or to=mailkit"
         if self.group is not None and (not isinstance(self.group, str) or not 0 < len(self.group) <= 255
                                        or _has_control(self.group)):
             return "group must be 1 to 255 characters without control characters"
         if self.group is not None and self.to == "mailkit":
             return "a group applies to JustClick only (to=all or to=justclick)"
-        if self.campaign is not None and (not isinstance(self.campaign, str) or not CAMPAIGN.fullmatch(self.campaign)):
-            return "campaign must be digits (Mailkit's ID_send_message)"
+        if self.campaign is not None and not (isinstance(self.campaign, str)
+                                              and CAMPAIGN.fullmatch(self.campaign)):
+            return "campaign must be 1 to 18 digits (Mailkit's ID_send_message)"
         if self.campaign is not None and self.to == "justclick":
             return "a campaign applies to Mailkit only (to=all or to=mailkit)"
         if self.expires is not None and (type(self.expires) is not int or self.expires < 0):
@@ -144,7 +147,7 @@ def parse_secrets(secrets):
 
 
 class LinkSigner:
-    """Signs with the first secret, verifies with any (rotation: list the new one first, drop the old later)."""
+    """Signs with the first secret, verifies with any (rotation: new one first, old one dropped later)."""
 
     def __init__(self, secrets):
         self._keys = parse_secrets(secrets)

@@ -1,4 +1,4 @@
-"""Headless Chromium for page tests: Debian's /usr/bin/chromium driven by selenium through /usr/bin/chromedriver.
+"""Headless Chromium for page tests: Debian's /usr/bin/chromium driven by selenium via /usr/bin/chromedriver.
 
 Nothing is downloaded: the driver path is given, so Selenium Manager never runs. A missing browser skips the
 page tests on a laptop and fails them under CI (env `CI` set). Screenshots go to test-artifacts/ (gitignored).
@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -54,16 +55,23 @@ def start_chromium(profile_dir, lang="en", phone=False):
 
 @pytest.fixture(scope="module")
 def browser():
-    """`open(lang, phone=False)` -> a driver, each with its own fresh profile; all are closed after the module."""
+    """`open(lang, phone=False)` -> a driver with its own fresh profile, or `open([(lang, phone), ...])` ->
+    several, started in parallel (start-up is most of a page test's time); all are closed after the module."""
     drivers, profiles = [], []
 
-    def open_browser(lang="en", phone=False):
+    def start(lang, phone):
         profiles.append(tempfile.TemporaryDirectory(prefix="chromium-profile-"))
         drivers.append(start_chromium(profiles[-1].name, lang, phone))
         return drivers[-1]
+
+    def open_browser(lang="en", phone=False):
+        if isinstance(lang, str):
+            return start(lang, phone)
+        with ThreadPoolExecutor(len(lang)) as pool:
+            return list(pool.map(lambda wanted: start(*wanted), lang))
     yield open_browser
-    for driver in drivers:
-        driver.quit()
+    with ThreadPoolExecutor(max(len(drivers), 1)) as pool:
+        list(pool.map(lambda driver: driver.quit(), drivers))
     for profile in profiles:
         profile.cleanup()
 

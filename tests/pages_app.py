@@ -22,8 +22,8 @@ def make_pages_app(instance_path, redirect_to=None, default_locale=None, list_re
     app.config["DEFAULT_LOCALE"] = default_locale or os.environ.get("DEFAULT_LOCALE", "en")
     i18n.init_app(app)
     signer = LinkSigner(SECRET)
-    app.extensions["seen_languages"] = []
-    app.before_request(lambda: app.extensions["seen_languages"].append(request.headers.get("Accept-Language")))
+    seen = app.extensions["seen_languages"] = []
+    app.before_request(lambda: seen.append(request.headers.get("Accept-Language")))
     add_link_routes(app, signer, redirect_to, (redirect_to,) if redirect_to and list_redirect else ())
     add_other_pages(app)
     return app, signer
@@ -52,7 +52,8 @@ def add_link_routes(app, signer, redirect_to, redirect_urls):
 def add_other_pages(app):
     @app.get("/failed")
     def failed():
-        body = {"status": "invalid", "message": "Validation failed", "errors": {"email": ["Not a valid email."]}}
+        body = {"status": "invalid", "message": "Validation failed",
+                "errors": {"email": ["Not a valid email."]}}
         return pages.render_page("result.html", 422, ok=False, body=body)
 
     @app.get("/error/<kind>")

@@ -22,7 +22,8 @@ def test_parse_duration(text, seconds):
 @pytest.mark.parametrize("text", ["", "d", "0d", "0", "-1d", "1w", "1.5d", "1d2h", "٣d", "36501d", "9999999d",
                                   "1 d", None, 5],
                          ids=["empty", "unit-only", "zero", "bare-zero", "negative", "weeks", "fraction",
-                              "compound", "arabic-digit", "over-100-years", "huge", "inner-space", "none", "int"])
+                              "compound", "arabic-digit", "over-100-years", "huge", "inner-space", "none",
+                              "int"])
 def test_parse_duration_refuses(text):
     with pytest.raises(ValueError, match="duration|365d"):
         parse_duration(text)
@@ -39,8 +40,10 @@ def test_link_url(public_url, url):
 
 
 @pytest.mark.parametrize("public_url", ["", None, "unsub.example.com", "ftp://example.com", "https://",
-                                        "https://example.com/?a=1", "https://example.com/#x", "javascript:alert(1)"],
-                         ids=["empty", "none", "no-scheme", "ftp", "no-host", "query", "fragment", "javascript"])
+                                        "https://example.com/?a=1", "https://example.com/#x",
+                                        "javascript:alert(1)"],
+                         ids=["empty", "none", "no-scheme", "ftp", "no-host", "query", "fragment",
+                              "javascript"])
 def test_link_url_refuses(public_url):
     with pytest.raises(ValueError, match="PUBLIC_URL"):
         link_url(public_url, "TOKEN")
