@@ -240,6 +240,23 @@ def documented_snippet(language, marker):
     pytest.fail(f"no {language} block with {marker!r} in the README or docs/drafts/links.md")
 
 
+def documented_vectors():
+    """(claims, token) from the README's vector table: | `target` | `to` | group | campaign | expires | `token` |"""
+    text = next(doc.read_text() for doc in (ROOT / "README.md", ROOT / "docs" / "drafts" / "links.md")
+                if "unsub-relay-test-vector-secret-0001" in doc.read_text())
+    vectors = []
+    for line in text.splitlines():
+        cells = [cell.strip().strip("`") or None for cell in line.split("|")[1:-1]]
+        if len(cells) == 6 and cells[5] and cells[5].startswith("djE"):  # base64url of "v1\n"
+            target, to, group, campaign, expires, token = cells
+            vectors.append((LinkClaims(target, to, group, campaign, expires and int(expires)), token))
+    return vectors
+
+
+def test_the_documented_vectors_are_the_tested_ones():
+    assert documented_vectors() == VECTORS
+
+
 def vector_args():
     return [[SECRET, PUBLIC_URL, claims.target, claims.to, claims.group, claims.campaign, claims.expires]
             for claims, _ in VECTORS]
