@@ -241,7 +241,7 @@ def documented_snippet(language, marker):
 
 
 def documented_vectors():
-    """(claims, token) from the README's vector table: | `target` | `to` | group | campaign | expires | `token` |"""
+    """(claims, token) from the vector table in the README (or its draft): one row per vector."""
     text = next(doc.read_text() for doc in (ROOT / "README.md", ROOT / "docs" / "drafts" / "links.md")
                 if "unsub-relay-test-vector-secret-0001" in doc.read_text())
     vectors = []
