@@ -92,7 +92,7 @@ def console_errors(driver):
             if entry["level"] == "SEVERE" and not entry["message"].startswith(own_status)]
 
 
-def click_and_wait(driver, element, timeout=10):
+def click_and_wait(driver, element, timeout=30):
     """Click something that navigates, and wait until the next page has loaded."""
     from selenium.webdriver.support import expected_conditions
 
@@ -101,7 +101,7 @@ def click_and_wait(driver, element, timeout=10):
     wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", timeout)
 
 
-def wait_for(driver, condition, timeout=10):
+def wait_for(driver, condition, timeout=30):
     """Poll `condition(driver)` until it is true (its value is returned) or fail after `timeout` seconds."""
     from selenium.webdriver.support.wait import WebDriverWait
 
