@@ -1,0 +1,132 @@
+"""Headless Chromium for page tests: Debian's /usr/bin/chromium driven by selenium via /usr/bin/chromedriver.
+
+Nothing is downloaded: the driver path is given, so Selenium Manager never runs. A missing browser skips the
+page tests on a laptop and fails them under CI (env `CI` set). Screenshots go to test-artifacts/ (gitignored).
+Import the fixture into a test module: `from tests.browser import browser  # noqa: F401`; serve the app
+under test with `with LiveServer(app) as server:` (server.url).
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"width": 390, "height": 844, "pixelRatio": 2}  # an iPhone 12-15 class viewport
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+
+
+def require_program(path, what):
+    """The program's path; a skip when it is missing, or a failure under CI where it must be installed."""
+    found = shutil.which(path)
+    if found:
+        return found
+    message = f"{what} ({path}) is not installed"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; it is required under CI")
+    pytest.skip(message)
+
+
+def start_chromium(profile_dir, lang="en", phone=False):
+    """A fresh headless Chromium whose Accept-Language is `lang`, optionally emulating a 390 px phone."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = require_program(CHROMIUM, "Chromium")
+    for flag in FLAGS + [f"--user-data-dir={profile_dir}", f"--lang={lang}", "--window-size=1280,900"]:
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": lang})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations land in the console
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+    service = Service(require_program(CHROMEDRIVER, "chromedriver"))
+    return webdriver.Chrome(options=options, service=service)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """`open(lang, phone=False)` -> a driver with its own fresh profile, or `open([(lang, phone), ...])` ->
+    several, started in parallel (start-up is most of a page test's time); all are closed after the module."""
+    drivers, profiles = [], []
+
+    def start(lang, phone):
+        profiles.append(tempfile.TemporaryDirectory(prefix="chromium-profile-"))
+        drivers.append(start_chromium(profiles[-1].name, lang, phone))
+        return drivers[-1]
+
+    def open_browser(lang="en", phone=False):
+        if isinstance(lang, str):
+            return start(lang, phone)
+        with ThreadPoolExecutor(len(lang)) as pool:
+            return list(pool.map(lambda wanted: start(*wanted), lang))
+    yield open_browser
+    with ThreadPoolExecutor(max(len(drivers), 1)) as pool:
+        list(pool.map(lambda driver: driver.quit(), drivers))
+    for profile in profiles:
+        profile.cleanup()
+
+
+def screenshot(driver, name):
+    """Save a PNG of the current page as test-artifacts/<name>.png and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def console_errors(driver):
+    """Severe console entries since the last call (a blocked style or script shows up here), except the
+    page's own HTTP status: an error page is meant to answer 400 or 429."""
+    own_status = f"{driver.current_url} - Failed to load resource: the server responded with a status of"
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and not entry["message"].startswith(own_status)]
+
+
+def click_and_wait(driver, element, timeout=30):
+    """Click something that navigates, and wait until the next page has loaded."""
+    from selenium.webdriver.support import expected_conditions
+
+    element.click()
+    wait_for(driver, expected_conditions.staleness_of(element), timeout)
+    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", timeout)
+
+
+def wait_for(driver, condition, timeout=30):
+    """Poll `condition(driver)` until it is true (its value is returned) or fail after `timeout` seconds."""
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+
+
+class QuietHandler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.0"  # no keep-alive: a browser left open cannot hold the server's shutdown
+
+    def log_request(self, *args):
+        """No access log: the paths hold link tokens, which carry addresses."""
+
+
+class LiveServer:
+    """A Flask app served by werkzeug on a free local port in a thread."""
+
+    def __init__(self, app):
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._thread.join(timeout=5)
