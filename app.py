@@ -6,6 +6,7 @@ from flask import Flask
 
 import commands
 import delivery
+import i18n
 import public
 import webhooks
 from sandbox.setup import sandbox_env
@@ -22,8 +23,10 @@ def create_app(env=None):
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=settings.max_content_length,
                       MAX_FORM_MEMORY_SIZE=settings.max_content_length)
+    app.config["DEFAULT_LOCALE"] = settings.default_locale
     app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     init_logging(settings)
+    i18n.init_app(app)
     if settings.sandbox:
         app.logger.warning("SANDBOX mode: deliveries go to built-in simulators of JustClick and Mailkit")
     delivery.init_app(app)

@@ -35,6 +35,9 @@ class Settings:
     dedup_window_seconds: float = 600.0
     pending_alert_seconds: float = 12 * 3600.0
     auto_migrate: bool = True
+    link_secrets: tuple = field(default=(), repr=False, metadata=SECRET)
+    public_url: str = ""
+    default_locale: str = "en"
     form_keys: tuple = field(default=(), repr=False, metadata=SECRET)
     honeypot_field: str = "website"
     turnstile_secret: str = field(default="", repr=False, metadata=SECRET)
@@ -103,6 +106,30 @@ def _limit(env, name, default, problems):
     return value
 
 
+def _link_secrets(env, problems):
+    """LINK_SECRETS, space-separated (a comma may be part of a secret), decoded and checked once here."""
+    from links.tokens import LinkSigner
+
+    secrets = tuple(env.get("LINK_SECRETS", "").split())
+    if secrets:
+        try:
+            LinkSigner(secrets)
+        except ValueError as exc:
+            problems.append(f"LINK_SECRETS: {exc}")
+            return ()
+    return secrets
+
+
+def _locale(env, problems):
+    from i18n import LOCALES
+
+    value = env.get("DEFAULT_LOCALE", "").strip().lower() or "en"
+    if value not in LOCALES:
+        problems.append(f"DEFAULT_LOCALE must be one of {', '.join(LOCALES)}, got {value!r}")
+        return "en"
+    return value
+
+
 def _storage(env, problems):
     value = env.get("RATE_LIMIT_STORAGE_URI", "").strip() or "memory://"
     if value.split(":", 1)[0] not in ("memory", "redis", "rediss", "redis+unix"):
@@ -152,6 +179,9 @@ def load_settings(env=None, instance_path="instance", problems=()):
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
         sandbox=env.get("SANDBOX", "").strip().lower() in ("1", "true", "yes", "on"),
+        link_secrets=_link_secrets(env, problems),
+        public_url=_url(env, "PUBLIC_URL", problems),
+        default_locale=_locale(env, problems),
         form_keys=_split(env.get("FORM_KEYS", "")),
         honeypot_field=env.get("HONEYPOT_FIELD", "").strip() or "website",
         turnstile_secret=env.get("TURNSTILE_SECRET", "").strip(),

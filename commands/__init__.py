@@ -1,6 +1,6 @@
 """The command line: thin wrappers over the delivery service and its operations."""
 
-from commands import deliveries, sandbox, unsubscribe
+from commands import deliveries, links, sandbox, unsubscribe
 
 
 def init_app(app):
@@ -8,3 +8,4 @@ def init_app(app):
     unsubscribe.init_app(app)
     deliveries.init_app(app)
     sandbox.init_app(app)
+    links.init_app(app)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from delivery import answer as answers
 from delivery.planning import make_plan
 from errors import InProgress, KeyReused, NotConfigured
+from status import QUEUED
 from store.ledger import KeyState, Sent, new_id
 
 GRACE_SECONDS = 1.0
@@ -77,12 +78,13 @@ class DeliveryService:
 
     def _repeat(self, state, plan):
         """The answer to a request whose key was seen: the stored answer, 409 while the first one is
-        running, or, when its holder died before answering, the state of the rows it wrote."""
+        running, or the state of the rows it wrote now (when its holder died before answering, or when it
+        answered `queued`: the worker may have delivered since)."""
         if state.fingerprint and state.fingerprint != plan.fingerprint:
             raise KeyReused()
-        if state.answer is not None:
+        if state.answer is not None and state.answer.get("status") != QUEUED:
             return answers.Answer(state.answer, replayed=True)
-        if state.lease_until is not None and state.lease_until > self.store.now():
+        if state.answer is None and state.lease_until is not None and state.lease_until > self.store.now():
             raise InProgress()
         rows = self.store.queries.of_request(state.request_id)
         return answers.answer_of(state.request_id, [answers.from_row(r) for r in rows], plan.batch, True)

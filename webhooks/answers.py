@@ -2,14 +2,18 @@
 
 from urllib.parse import urlsplit
 
-from flask import g, jsonify, redirect, render_template, request
+from flask import g, jsonify, redirect, request
 
+from pages import error_page, render_page
 from status import DRY_RUN, FAILED, QUEUED, REJECTED, SUCCESSES
 from webhooks.intake import FORM, MULTIPART
 
 # An answer's top-level status -> HTTP: we or the vendor's answer at fault, refused data, accepted for later.
 HTTP_STATUS = {FAILED: 502, REJECTED: 422, QUEUED: 202}
-PAGE_OK = {*SUCCESSES, DRY_RUN, "ok"}
+# What a person is told went through: queued is accepted, and the worker delivers it.
+PAGE_OK = {*SUCCESSES, QUEUED, DRY_RUN, "ok"}
+FORM_TYPES = (FORM, MULTIPART)
+ERROR_PAGES = {429: "rate_limited", 403: "bot_check", 503: "unavailable"}
 
 
 def http_status(answer_status):
@@ -38,25 +42,32 @@ def safe_redirect(url, settings):
     return None
 
 
-def respond_body(status, body, settings, redirect_to=None, headers=None):
-    """JSON for machines; for a person's browser a 303 to the configured page, or a small page."""
+def respond_body(status, body, settings, redirect_to=None, headers=None, page=False):
+    """JSON for machines; for a person's browser (or `page`) a 303 to the configured page, or a page in
+    their language."""
     if settings.sandbox:  # announced in every answer: nothing reached a real vendor
         body = {**body, "sandbox": True}
-    if wants_page():
-        ok = body.get("status") in PAGE_OK
-        target = (safe_redirect(redirect_to, settings) if ok else None) or \
-            (settings.success_url if ok else settings.failure_url)
-        if target:
-            return redirect(target, 303)
-        html = render_template("result.html", ok=ok, body=body)
-        return html, (200 if ok else status), {"Content-Type": "text/html; charset=utf-8"}
+    if page or wants_page():
+        return _page(status, body, settings, redirect_to, headers)
     response = jsonify(body)
     response.status_code = status
     response.headers.update(headers or {})
     return response
 
 
-def respond(answer, settings, redirect_to=None):
+def _page(status, body, settings, redirect_to, headers):
+    if status in ERROR_PAGES:
+        return error_page(ERROR_PAGES[status], headers=headers)
+    ok = body.get("status") in PAGE_OK
+    target = (safe_redirect(redirect_to, settings) if ok else None) or \
+        (settings.success_url if ok else settings.failure_url)
+    if target:
+        return redirect(target, 303)
+    return render_page("result.html", 200 if ok else status, headers,
+                       (settings.success_url, settings.failure_url), ok=ok, body=body)
+
+
+def respond(answer, settings, redirect_to=None, page=False):
     """The HTTP answer for a delivery service Answer; a replay says so in a header."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return respond_body(http_status(answer.status), answer.body, settings, redirect_to, headers)
+    return respond_body(http_status(answer.status), answer.body, settings, redirect_to, headers, page)

@@ -15,10 +15,14 @@ from webhooks.logs import log_safe
 log = logging.getLogger("unsub_relay.web")
 
 
+PAGE_ENDPOINTS = ("links.unsubscribe_page", "links.unsubscribe_post")  # a person's link: always a page
+
+
 def _answer(status, body, headers=None):
     if request.path.startswith("/hooks/"):
         _log_refusal(status, body)
-    return respond_body(status, body, current_app.config["SETTINGS"], headers=headers)
+    return respond_body(status, body, current_app.config["SETTINGS"], headers=headers,
+                        page=request.endpoint in PAGE_ENDPOINTS)
 
 
 def _log_refusal(status, body):

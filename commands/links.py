@@ -1,0 +1,49 @@
+"""`flask links make`: a signed per-recipient unsubscribe link and its RFC 8058 headers, as JSON."""
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from marshmallow import ValidationError
+
+from commands.unsubscribe import EXIT_OK, EXIT_USAGE, emit, target_fields
+from links.make import make_link, parse_duration
+from links.tokens import LinkSigner
+from schemas.request import REQUEST_SCHEMA
+
+links_cli = click.Group("links", help="Signed per-recipient unsubscribe links.")
+
+
+def link_for(settings, target, to, group, campaign, expires):
+    """(exit code, JSON): the link, or what is missing or wrong (nothing is written anywhere)."""
+    if not settings.link_secrets or not settings.public_url:
+        return EXIT_USAGE, {"status": "invalid", "errors": {"settings": ["set LINK_SECRETS and PUBLIC_URL"]}}
+    try:
+        request = REQUEST_SCHEMA.load(target_fields(target))
+        seconds = parse_duration(expires) if expires else None
+        made = make_link(LinkSigner(settings.link_secrets), settings.public_url, request.target, to, group,
+                         campaign, seconds)
+    except ValidationError as exc:
+        return EXIT_USAGE, {"status": "invalid", "errors": exc.messages}
+    except ValueError as exc:
+        return EXIT_USAGE, {"status": "invalid", "errors": {"link": [str(exc)]}}
+    return EXIT_OK, made
+
+
+@links_cli.command("make")
+@with_appcontext
+@click.argument("target")
+@click.option("--to", "to", type=click.Choice(["all", "justclick", "mailkit"]), default="all", show_default=True)
+@click.option("--group", help="JustClick group (rass_name).")
+@click.option("--campaign", help="Mailkit ID_send_message.")
+@click.option("--expires", help="e.g. 365d, 12h, 30m; none by default (old mails keep working).")
+def make_command(target, to, group, campaign, expires):
+    """Print {"url", "headers"} for one recipient (an email address or phone number)."""
+    code, result = link_for(current_app.config["SETTINGS"], target, to, group, campaign, expires)
+    emit(result)
+    sys.exit(code)
+
+
+def init_app(app):
+    app.cli.add_command(links_cli)

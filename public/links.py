@@ -1,0 +1,108 @@
+"""Signed per-recipient links: GET /u/<token> (a page; never unsubscribes), POST /u/<token> (unsubscribes
+through the delivery service, idempotently) and POST /links (a sender makes links)."""
+
+import hashlib
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+from marshmallow import ValidationError
+
+from errors import Forbidden, Invalid, NotConfigured
+from links.make import make_link, parse_duration
+from links.tokens import InvalidLink
+from pages import error_page, render_page
+from schemas.fields import Email, Phone
+from webhooks import answers
+from webhooks.auth import authorize
+from webhooks.logs import mask
+
+bp = Blueprint("links", __name__)
+ONE_CLICK = "One-Click"
+MAX_LINKS = 100
+
+
+def _claims(token):
+    signer = current_app.extensions.get("link_signer")
+    if signer is None:
+        raise InvalidLink()  # no LINK_SECRETS: no link is valid (the same answer as a forged one)
+    return signer.verify(token, time.time())
+
+
+def _redirects(settings):
+    return (settings.success_url, settings.failure_url)
+
+
+@bp.get("/u/<path:token>")
+def unsubscribe_page(token):
+    """The confirmation page: the masked address and one button. Link scanners GET; nobody is unsubscribed."""
+    settings = current_app.config["SETTINGS"]
+    try:
+        claims = _claims(token)
+    except InvalidLink:
+        return error_page("invalid_link")
+    return render_page("confirm.html", masked=mask(claims.target), redirect_urls=_redirects(settings))
+
+
+def _one_click():
+    """RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click` (urlencoded or multipart)."""
+    return request.mimetype in answers.FORM_TYPES and request.form.get("List-Unsubscribe") == ONE_CLICK
+
+
+@bp.post("/u/<path:token>")
+def unsubscribe_post(token):
+    """Unsubscribe the link's one target. One-click: a plain 200 at once (the worker sends it); a person's
+    button: the result page or a 303. A repeat of the same link sends nothing new."""
+    settings, service = current_app.config["SETTINGS"], current_app.extensions["delivery"]
+    try:
+        claims = _claims(token)
+    except InvalidLink:
+        return error_page("invalid_link")
+    field = "email" if "@" in claims.target else "phone"
+    fields = {field: claims.target, "group": claims.group, "ID_send_message": claims.campaign}
+    plan = service.plan([(0, {k: v for k, v in fields.items() if v is not None})], to=claims.to)
+    key = "link:" + hashlib.sha256(token.encode()).hexdigest()
+    one_click = _one_click()
+    answer = service.submit(plan, key, respond_async=one_click, sender="web")
+    if one_click:  # never a redirect, never a page: the mail client only reads the status
+        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    return answers.respond(answer, settings, page=True)
+
+
+def _link_request(item, settings, signer):
+    """One link from one object: target normalised as a webhook's, claims checked by the signer."""
+    if not isinstance(item, dict):
+        raise ValidationError({"_schema": ["Each item must be an object."]})
+    target = item.get("email") or item.get("phone")
+    field = Email() if item.get("email") else Phone()
+    target = field.deserialize(target) if target else None
+    if not target:
+        raise ValidationError({"email": ["An email address or phone number is required."]})
+    expires = parse_duration(item["expires"]) if item.get("expires") else None
+    return make_link(signer, settings.public_url or request.host_url, target, item.get("to", "all"),
+                     item.get("group"), item.get("campaign"), expires)
+
+
+@bp.post("/links")
+def make_links():
+    """A sender with a server token makes links: one object -> {url, headers}; an array -> a list."""
+    settings = current_app.config["SETTINGS"]
+    auth = authorize(settings, request, request.get_data(cache=True))
+    if auth == "form_key":
+        raise Forbidden("A public form key unsubscribes one address per request and nothing more: "
+                        "making links needs a server token (WEBHOOK_TOKENS).")
+    signer = current_app.extensions.get("link_signer")
+    if signer is None:
+        raise NotConfigured("set LINK_SECRETS (and PUBLIC_URL) to make unsubscribe links")
+    body = request.get_json(silent=True)
+    items = body if isinstance(body, list) else [body]
+    if not items or len(items) > MAX_LINKS:
+        raise Invalid({"_schema": [f"Send one object or an array of 1 to {MAX_LINKS}."]})
+    made, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            made.append(_link_request(item, settings, signer))
+        except (ValidationError, ValueError) as exc:
+            errors[index] = exc.messages if isinstance(exc, ValidationError) else {"_schema": [str(exc)]}
+    if errors:
+        raise Invalid(errors if isinstance(body, list) else errors[0], "No links were made.")
+    return jsonify(made if isinstance(body, list) else made[0])
