@@ -8,6 +8,7 @@ import commands
 import store
 import webhooks
 from dispatch import Dispatcher
+from serving import guard
 from settings import load_settings
 from webhooks.logs import init_logging
 
@@ -25,6 +26,7 @@ def create_app(env=None):
     commands.init_app(app)
     store.init_app(app)
     webhooks.init_app(app)
+    app.wsgi_app = guard(app, env)  # bodies read whole under size and time limits; OPTIONS in JSON
     return app
 
 
