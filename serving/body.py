@@ -9,13 +9,13 @@ Here the body is read to its end first; the app then gets it from memory, or nev
 import io
 import logging
 import os
-import sys
 import time
 from contextlib import nullcontext
 from http import HTTPStatus
 from urllib.parse import quote
 
 from serving import error_body
+from serving.cooperative import under_gevent
 
 DEFAULT_BODY_TIMEOUT = 10.0
 TIMEOUT_RANGE = (0.5, 25.0)  # a sender posts its body in milliseconds; Zapier gives a step 30 s in all
@@ -67,8 +67,7 @@ def time_limit(seconds):
 
     Elsewhere (Flask's test client, a threaded server) the elapsed time is checked between reads only.
     """
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("socket"):
+    if under_gevent():
         from gevent import Timeout
         return Timeout(seconds, Refused(408, "too_slow", late(seconds)))
     return nullcontext()

@@ -1,16 +1,19 @@
 """The serving model through real gunicorn (the Procfile's web line): slow clients, body limits, JSON
 for malformed HTTP, and an access log without tokens or addresses."""
 
+import fcntl
 import json
 import socket
-import threading
+import subprocess
+import sys
 import time
 
 import pytest
 import requests
 
+from bench.slow_clients import Trickler, slow_requests
 from tests.helpers import TOKEN
-from tests.test_processes import _up, free_port, procfile, spawn, wait_for
+from tests.test_processes import ROOT, _up, free_port, procfile, spawn, wait_for
 
 pytestmark = pytest.mark.slow
 BODY_TIMEOUT = 2
@@ -82,60 +85,6 @@ def assert_json_error(status, headers, body, expected):
     assert set(answer) == {"status", "message"} and answer["status"] in ("invalid", "error") and answer["message"]
 
 
-class Trickler:
-    """Sockets that send a request a byte at a time and reconnect when the server cuts them off."""
-
-    def __init__(self, port, requests_to_trickle, every=0.25):
-        """`requests_to_trickle`: (bytes sent at once on connecting, bytes then sent one at a time)."""
-        self.port, self.every, self.stop = port, every, threading.Event()
-        self.slots = [[(at_once, slowly), None, 0] for at_once, slowly in requests_to_trickle]
-        self.answers, self.connections = [], 0
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        while not self.stop.wait(self.every):
-            for slot in self.slots:
-                self.step(slot)
-        for _, sock, _ in self.slots:
-            if sock:
-                sock.close()
-
-    def step(self, slot):
-        (at_once, raw), sock, sent = slot
-        if sock is None:
-            sock, sent = socket.create_connection(("127.0.0.1", self.port), timeout=5), 0
-            sock.sendall(at_once)
-            sock.setblocking(False)
-            self.connections += 1
-        try:
-            answer = sock.recv(4096)  # the server answered or hung up: start again
-        except BlockingIOError:
-            answer = None
-        except OSError:
-            answer = b""
-        if answer is None:
-            try:
-                sock.send(raw[sent:sent + 1])
-                slot[1:] = [sock, min(sent + 1, len(raw) - 1)]  # never the last byte: hang on
-                return
-            except OSError:
-                answer = b""
-        self.answers.append(answer)
-        sock.close()
-        slot[1:] = [None, 0]
-
-
-def slow_requests(count, port):
-    """Half trickle their headers, half their body (a valid webhook the service must never send)."""
-    raws = []
-    for n in range(count):
-        body = json.dumps({"email": f"slow{n}@example.com"}).encode()
-        head = (f"POST /hooks/justclick?token={TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        raws.append((head[:16], head[16:] + body) if n % 2 else (head, body))
-    return raws
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_store_web(request, module_env, web, tmp_path):
     if request.param == "sqlite":
@@ -153,7 +102,7 @@ def any_store_web(request, module_env, web, tmp_path):
 
 def test_slow_clients_do_not_starve_webhooks(any_store_web, justclick):
     port = any_store_web
-    trickler = Trickler(port, slow_requests(60, port))
+    trickler = Trickler(port, slow_requests(60, port, f"/hooks/justclick?token={TOKEN}"), every=0.25)
     trickler.thread.start()
     time.sleep(1.0)  # every slow socket connected and holding on
     took, session = [], requests.Session()
@@ -277,3 +226,36 @@ def test_access_log_has_no_token_address_or_forged_line(web):
     hook = next(line for line in text.splitlines() if "/hooks/unsubscribe" in line)
     assert '"POST /hooks/unsubscribe?token=*&email=*&dry_run=* HTTP/1.1" 200' in hook
     assert "/nowhere/w***@e***.com\\x0d\\x0aFORGED line" in text
+
+
+WAIT_FOR_LOCK = """
+from gevent import monkey; monkey.patch_all()
+import fcntl, json, os, sys, time, gevent
+from serving.cooperative import lock_exclusive
+fd, ticks = os.open(sys.argv[1], os.O_RDWR), []
+def tick():
+    while True:
+        ticks.append(1)
+        gevent.sleep(0.01)
+gevent.spawn(tick)
+gevent.sleep(0)
+started = time.monotonic()
+lock_exclusive(fd) if sys.argv[2] == "lock_exclusive" else fcntl.flock(fd, fcntl.LOCK_EX)
+print(json.dumps({"waited": time.monotonic() - started, "ticks": len(ticks)}))
+"""
+
+
+@pytest.mark.parametrize("how,cooperative", [("lock_exclusive", True), ("flock", False)],
+                         ids=["lock_exclusive-lets-greenlets-run", "plain-flock-stops-the-hub"])
+def test_waiting_for_the_ledger_lock_under_gevent(tmp_path, how, cooperative):
+    path = tmp_path / "ledger.writelock"
+    path.touch()
+    with open(path) as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process holds the SQLite write lock for 0.5 s
+        waiter = subprocess.Popen([sys.executable, "-c", WAIT_FOR_LOCK, str(path), how], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    result = json.loads(waiter.communicate(timeout=30)[0])
+    assert result["waited"] > 0.3
+    assert (result["ticks"] > 20) is cooperative, result
