@@ -98,7 +98,7 @@ def upstream(procs, latency):
 def service_env(up_port, db_url, port):
     return {"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
             "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/", "WEBHOOK_TOKENS": TOKEN,
-            "DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "16"}
+            "DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": "2"}
 
 
 def start_contender(procs, name, up_port, db_url):
@@ -252,7 +252,7 @@ def report(fast, memory, slow, backlog, settings):
         "# Benchmark results", "",
         f"Machine: {machine()}. Load: {settings['loader']}, {settings['connections']} connections, "
         f"{settings['rounds']} rounds of {settings['seconds']} s per contender, alternating; every request "
-        "a new address. Each contender under gunicorn.conf.py (2 gthread workers x 16 threads).", "",
+        "a new address. Each contender under gunicorn.conf.py (2 gevent workers).", "",
         "## Fast upstream", "",
         "| contender | median req/s | vs naive | vs pooled | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",

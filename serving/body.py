@@ -30,6 +30,8 @@ class Refused(Exception):
     def __init__(self, status, reason, message):
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
+        # 413 keeps the "error" its answer has always had (Flask's own); the other refusals are "invalid".
+        self.kind = "error" if status == 413 else "invalid"
 
 
 def body_timeout(env=None):
@@ -127,7 +129,7 @@ class BodyLimits:
         stream = environ.get("wsgi.input")
         if hasattr(stream, "failed"):
             stream.failed = True  # gunicorn then closes the connection instead of draining the rest
-        body = error_body(refused.message)
+        body = error_body(refused.message, refused.kind)
         start_response(f"{refused.status} {HTTPStatus(refused.status).phrase}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
