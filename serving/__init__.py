@@ -2,6 +2,9 @@
 
 `guard(app, env)` wraps the Flask app's WSGI callable: OPTIONS answered in JSON, then every request body
 read whole, under MAX_CONTENT_LENGTH and BODY_TIMEOUT_SECONDS, before Flask sees it.
+
+gunicorn's master imports this package (the worker and logger classes) before its workers monkey-patch:
+import nothing here at module level that opens sockets or picks a wait strategy (psycopg, requests, the app).
 """
 
 import json

@@ -1,11 +1,14 @@
 """Table tests of serving/'s pure helpers: reading a body under limits, the access log's scrubbing."""
 
 import io
+import subprocess
+import sys
 
 import pytest
 
 from serving.accesslog import printable, query_names, scrub
 from serving.body import DEFAULT_BODY_TIMEOUT, Refused, body_timeout, read_whole
+from tests.test_processes import ROOT
 
 LIMIT = 16
 
@@ -74,3 +77,13 @@ def test_query_names(query, expected):
 
 def test_printable_leaves_text_alone():
     assert printable("Zapier/1.0 (+https://zapier.com)") == "Zapier/1.0 (+https://zapier.com)"
+
+
+def test_gunicorn_master_imports_nothing_that_gevent_must_patch_first():
+    """The master loads the worker and logger classes before workers monkey-patch: psycopg picks its wait
+    function at import, so imported there it would block the gevent hub on every query."""
+    probe = ("import sys, serving.worker, serving.accesslog; "
+             "print(sorted(m for m in ('psycopg', 'requests', 'sqlalchemy', 'flask', 'app') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=ROOT)
+    assert out.stdout.strip() == "[]"
