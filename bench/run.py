@@ -8,6 +8,7 @@ within each round; the report gives medians over rounds and ratios.
 """
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -77,15 +78,19 @@ class Procs:
             self.stop(proc)
 
 
-def wait_http(port, timeout=20):
+def wait_http(port, timeout=60):
+    """Until the port answers HTTP (any status): gunicorn's master listens before its workers can answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except (OSError, http.client.HTTPException):
             time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+    raise RuntimeError(f"nothing answering HTTP on {port}")
 
 
 def upstream(procs, latency):
