@@ -10,6 +10,7 @@ import i18n
 import public
 import webhooks
 from sandbox.setup import sandbox_env
+from serving import guard
 from settings import load_settings
 from webhooks import limits
 from webhooks.logs import init_logging
@@ -33,7 +34,8 @@ def create_app(env=None):
     commands.init_app(app)
     webhooks.init_app(app)
     public.init_app(app)
-    limits.init_app(app)  # last: it puts the rate limits on the views every blueprint registered
+    limits.init_app(app)  # it puts the rate limits on the views every blueprint registered
+    app.wsgi_app = guard(app, env)  # outermost: bodies read whole under size and time limits; OPTIONS in JSON
     return app
 
 

@@ -35,6 +35,7 @@ class Settings:
     dedup_window_seconds: float = 600.0
     pending_alert_seconds: float = 12 * 3600.0
     auto_migrate: bool = True
+    body_timeout_seconds: float = 10.0
     link_secrets: tuple = field(default=(), repr=False, metadata=SECRET)
     public_url: str = ""
     default_locale: str = "en"
@@ -190,6 +191,7 @@ def load_settings(env=None, instance_path="instance", problems=()):
         hook_rate_limit=_limit(env, "HOOK_RATE_LIMIT", "600 per minute", problems),
         rate_limit_storage_uri=_storage(env, problems),
         trusted_proxy_hops=_number(env, "TRUSTED_PROXY_HOPS", 1, int, problems, 0, 10),
+        body_timeout_seconds=_number(env, "BODY_TIMEOUT_SECONDS", 10.0, float, problems, 0.5, 25),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
         problems=tuple(problems),
     )

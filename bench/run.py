@@ -8,6 +8,7 @@ within each round; the report gives medians over rounds and ratios.
 """
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -77,15 +78,19 @@ class Procs:
             self.stop(proc)
 
 
-def wait_http(port, timeout=20):
+def wait_http(port, timeout=60):
+    """Until the port answers HTTP (any status): gunicorn's master listens before its workers can answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except (OSError, http.client.HTTPException):
             time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
+    raise RuntimeError(f"nothing answering HTTP on {port}")
 
 
 def upstream(procs, latency):
@@ -98,7 +103,7 @@ def upstream(procs, latency):
 def service_env(up_port, db_url, port):
     return {"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
             "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/", "WEBHOOK_TOKENS": TOKEN,
-            "DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "16"}
+            "DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": "2"}
 
 
 def start_contender(procs, name, up_port, db_url):
@@ -252,7 +257,7 @@ def report(fast, memory, slow, backlog, settings):
         "# Benchmark results", "",
         f"Machine: {machine()}. Load: {settings['loader']}, {settings['connections']} connections, "
         f"{settings['rounds']} rounds of {settings['seconds']} s per contender, alternating; every request "
-        "a new address. Each contender under gunicorn.conf.py (2 gthread workers x 16 threads).", "",
+        "a new address. Each contender under gunicorn.conf.py (2 gevent workers).", "",
         "## Fast upstream", "",
         "| contender | median req/s | vs naive | vs pooled | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",

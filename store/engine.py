@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.exc import SQLAlchemyError
 
 from errors import StoreUnavailable
+from store.cooperative import lock_exclusive
 
 # Transaction-scoped advisory locks, taken in one sorted order so two transactions never deadlock.
 PG_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY 1) AS s") \
@@ -38,7 +39,7 @@ class _FileLock:
     def __enter__(self):
         if self.fd is None:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        lock_exclusive(self.fd)  # under gevent a cooperative wait: the worker's other requests go on
 
     def __exit__(self, *exc):
         fcntl.flock(self.fd, fcntl.LOCK_UN)

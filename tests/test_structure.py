@@ -14,7 +14,7 @@ LOWER = ("store", "connectors", "sqlalchemy", "requests")  # the edge reaches th
 MAY_IMPORT = {
     "schemas": {"schemas", "errors", "status"},
     "connectors": {"connectors", "schemas", "errors", "status"},
-    "store": {"store", "errors", "status"},
+    "store": {"store", "errors", "status"},  # store.cooperative is the store's own
     "delivery": {"delivery", "store", "connectors", "schemas", "errors", "status"},
 }
 
