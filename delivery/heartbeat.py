@@ -1,9 +1,11 @@
-"""What a worker's loop does beside delivering: a heartbeat in the ledger and the alert checks, both
-cheap and rare (a monotonic comparison per loop turn), and neither ever raises into the loop."""
+"""What a worker's loop does beside delivering: a heartbeat in the ledger (inline: one small write every
+10 s) and the alert checks (every 20 s, in a thread of their own); a monotonic comparison per loop turn,
+and neither ever raises into the loop."""
 
 import logging
 import os
 import socket
+import threading
 import time
 
 from delivery.alerts import AlertChecks
@@ -27,7 +29,7 @@ class Watch:
         self.host, self.pid = socket.gethostname()[:255], os.getpid()
         self.started_at, self.last_claim_at = None, None
         self.next_beat = self.next_check = 0.0
-        self.checks_run = 0
+        self.checks_run, self.checking = 0, None
 
     def claimed(self):
         """The worker leased some deliveries just now."""
@@ -39,9 +41,12 @@ class Watch:
         if now >= self.next_beat:
             self.next_beat = now + self.beat_seconds
             self._safely("heartbeat", self.beat)
-        if now >= self.next_check:
+        if now >= self.next_check and not (self.checking and self.checking.is_alive()):
             self.next_check = now + self.check_seconds
-            self._safely("alert check", self.check)
+            # Off the loop's thread: a slow store or a large backlog never delays claiming.
+            self.checking = threading.Thread(target=self._safely, args=("alert check", self.check),
+                                             name="alert-checks", daemon=True)
+            self.checking.start()
 
     def beat(self):
         self.started_at = self.started_at or self.store.now()
@@ -55,6 +60,8 @@ class Watch:
 
     def stop(self):
         """A clean stop: mark the heartbeat stopped and give queued alerts a moment to go."""
+        if self.checking is not None:
+            self.checking.join(FLUSH_SECONDS)
         self._safely("heartbeat", lambda: self.store.stopped(self.worker_id))
         if self.checks.enabled:
             self.checks.notifier.flush(FLUSH_SECONDS)
