@@ -44,7 +44,7 @@ class Receiver:
     def titles(self, count, timeout=10.0):
         """The titles once `count` messages arrived (fails after `timeout`), then a moment for strays."""
         assert wait_for(lambda: len(self.messages) >= count, timeout), [m["title"] for m in self.messages]
-        time.sleep(0.3)
+        time.sleep(0.2)
         return sorted(m["title"] for m in self.messages)
 
     def take(self, count):
@@ -191,6 +191,7 @@ def test_no_alert_urls_means_no_checks_and_no_records(make_app, justclick):
     assert checks.run() == [] and app.extensions["operations"].check_worker_silent() is None
 
 
+@pytest.mark.slow
 def test_two_worker_processes_send_one_message(make_app, receiver, justclick, env, tmp_path):
     app = make_app(ALERT_URLS=receiver.url)
     send(app, [SECRET_EMAIL], 4, justclick)
@@ -214,7 +215,8 @@ def test_two_worker_processes_send_one_message(make_app, receiver, justclick, en
 
 
 @pytest.mark.parametrize("hole", ["refused", "silent"], ids=["connection-refused", "never-answers"])
-def test_an_unreachable_alert_url_never_stops_deliveries(make_app, justclick, hole):
+def test_an_unreachable_alert_url_never_stops_deliveries(make_app, justclick, hole, monkeypatch):
+    monkeypatch.setattr("delivery.heartbeat.FLUSH_SECONDS", 0.5)  # the stopping worker waits this little
     listener = socket.create_server(("127.0.0.1", 0))  # accepts in the kernel, never answers
     port = 1 if hole == "refused" else listener.getsockname()[1]
     app = make_app(ALERT_URLS=f"json://127.0.0.1:{port}/nobody-answers")
