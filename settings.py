@@ -34,6 +34,8 @@ class Settings:
     retry_max_age_seconds: float = 48 * 3600.0
     dedup_window_seconds: float = 600.0
     pending_alert_seconds: float = 12 * 3600.0
+    alert_urls: tuple = field(default=(), repr=False, metadata=SECRET)  # Apprise URLs hold tokens
+    alert_repeat_seconds: float = 3600.0
     auto_migrate: bool = True
     body_timeout_seconds: float = 10.0
     link_secrets: tuple = field(default=(), repr=False, metadata=SECRET)
@@ -176,6 +178,8 @@ def load_settings(env=None, instance_path="instance", problems=()):
         retry_max_age_seconds=_number(env, "RETRY_MAX_AGE_SECONDS", 48 * 3600.0, float, problems, 1),
         dedup_window_seconds=_number(env, "DEDUP_WINDOW_SECONDS", 600.0, float, problems, 0),
         pending_alert_seconds=_number(env, "PENDING_ALERT_SECONDS", 12 * 3600.0, float, problems, 1, 86399),
+        alert_urls=tuple(env.get("ALERT_URLS", "").split()),  # spaces only: an Apprise URL may hold commas
+        alert_repeat_seconds=_number(env, "ALERT_REPEAT_SECONDS", 3600.0, float, problems, 1, 7 * 86400),
         breaker_failures=_number(env, "BREAKER_FAILURES", 5, int, problems, 1, 1000),
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},

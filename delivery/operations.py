@@ -2,8 +2,11 @@
 and purging deliveries. The CLI, /readyz and (later) the console call these, never the store directly."""
 
 from connectors import registry
+from delivery.alerts import SilentWatch
 from delivery.worker import Worker
 from errors import StoreUnavailable
+from store.alerts import AlertStore
+from store.models import row_dict
 
 NO_AUTH = ("no webhook authentication: set WEBHOOK_TOKENS or WEBHOOK_SECRET (or TYPEFORM_SECRET / "
            "TALLY_SECRET); every hook answers 401 until then")
@@ -47,7 +50,8 @@ class Operations:
         problems.extend(store_problems)
         body = {"status": "ok" if not problems else "unhealthy", "problems": problems, "store": store,
                 "destinations": {k: v["configured"] for k, v in report["destinations"].items()},
-                "breakers": self._breakers() if store["reachable"] else {}, "sandbox": settings.sandbox}
+                "breakers": self._breakers() if store["reachable"] else {}, "sandbox": settings.sandbox,
+                "worker": self._worker_seen_safely() if store["reachable"] else None}
         return not problems, body
 
     def _breakers(self):
@@ -55,6 +59,24 @@ class Operations:
         webhooks are still accepted and queued)."""
         return {name: {"state": gate["state"], "open_since": gate["opened_at"], "next_probe": gate["next_probe_at"],
                        "failures": gate["failures"]} for name, gate in self.store.gates().items()}
+
+    def worker_seen(self):
+        """{seen_at, last_claim_at, running} over every worker (ISO 8601 UTC), or None when none ever ran."""
+        seen = AlertStore(self.store.writer, self.store.now).worker_seen()
+        return None if seen is None else row_dict(seen)
+
+    def _worker_seen_safely(self):
+        try:
+            return self.worker_seen()
+        except StoreUnavailable:  # not migrated to 0004 yet: no heartbeat to show
+            return None
+
+    def check_worker_silent(self):
+        """The worker-silent alert, checked in a background thread at most every 15 s (for /readyz calls);
+        returns the thread started, or None."""
+        if getattr(self, "_silent_watch", None) is None:
+            self._silent_watch = SilentWatch(self.service)
+        return self._silent_watch.poke()
 
     def online_check(self):
         """For each configured destination, the vendor's harmless probe: [{destination, ok, message}]."""

@@ -5,6 +5,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 
+from delivery.heartbeat import Watch
 from errors import StoreUnavailable
 from store.ledger import new_id
 
@@ -21,6 +22,7 @@ class Worker:
         self.id = new_id()
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker")
+        self.watch = Watch(service, self.id)  # heartbeat and alert checks, from run() only
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
@@ -65,6 +67,7 @@ class Worker:
         log.info("worker %s started: concurrency=%d", self.id[:8], self.concurrency)
         inflight, idle_until, capacity = {}, 0.0, 2 * self.concurrency
         while True:
+            self.watch.tick()
             stopping = self.stopping.is_set()
             if not stopping and len(inflight) <= self.concurrency and time.monotonic() >= idle_until:
                 rows = self._claim(capacity - len(inflight))
@@ -80,14 +83,18 @@ class Worker:
                 self._record_safely([f.result() for f in done], [inflight.pop(f) for f in done])
         self._release()
         self.pool.shutdown(wait=True)
+        self.watch.stop()
         log.info("worker %s stopped", self.id[:8])
 
     def _claim(self, limit):
         try:
-            return self.ledger.claim(self.id, limit, list(self.service.connectors))
+            rows = self.ledger.claim(self.id, limit, list(self.service.connectors))
         except StoreUnavailable as exc:  # the store blinked: keep the process, try again shortly
             log.error("claim failed (%s); retrying", exc.reason)
             return []
+        if rows:
+            self.watch.claimed()
+        return rows
 
     def _record_safely(self, sent, rows):
         try:

@@ -94,8 +94,36 @@ class DestinationGate(Base):
     tokens_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class WorkerHeartbeat(Base):
+    """One worker process: who and where it is, when it last looked in and last claimed a delivery."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    last_claim_at: Mapped[datetime | None] = mapped_column(DateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime)  # set on a clean stop
+
+
+class AlertRecord(Base):
+    """One alert decided: its unique key makes exactly one process (the one that inserted it) send it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_subject", "subject", "created_at"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # kind:subject:bucket
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
 DELIVERIES, REQUESTS, ATTEMPTS = Delivery.__table__, WebhookRequest.__table__, Attempt.__table__
 GATES = DestinationGate.__table__
+HEARTBEATS, ALERTS = WorkerHeartbeat.__table__, AlertRecord.__table__
 
 
 def row_dict(row):

@@ -2,6 +2,8 @@
 
 import logging
 
+from masking import mask
+
 log = logging.getLogger("unsub_relay.web")
 MAX_LOGGED = 200
 # Control characters, line and paragraph separators and lone surrogates would end or forge a log line (or
@@ -52,18 +54,6 @@ def init_logging(settings):
         for old in [f for f in handler.filters if isinstance(f, ScrubSecrets)]:
             handler.removeFilter(old)
         handler.addFilter(ScrubSecrets(settings.secrets))
-
-
-def mask(target):
-    """j***@e***.com for emails, +420*****456 for phone numbers; never the whole address."""
-    if not target:
-        return "-"
-    target = str(target)
-    if "@" in target:
-        local, _, domain = target.rpartition("@")
-        name, dot, tld = domain.rpartition(".")
-        return f"{local[:1]}***@{(name or tld)[:1]}***{dot}{tld if name else ''}"
-    return target[:4] + "*" * max(len(target) - 7, 1) + target[-3:] if len(target) > 7 else "***"
 
 
 def webhook_line(route, source, auth, outcomes, http, duration_ms, targets):
