@@ -5,6 +5,7 @@ import os
 from flask import Flask
 
 import commands
+import console
 import delivery
 import webhooks
 from settings import load_settings
@@ -23,6 +24,7 @@ def create_app(env=None):
     delivery.init_app(app)
     commands.init_app(app)
     webhooks.init_app(app)
+    console.init_app(app)
     return app
 
 
