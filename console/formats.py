@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 600, 160, 10  # the SVG's user units; CSS scales it to the screen
+CHART_WIDTH, CHART_HEIGHT, CHART_TOP = 600, 160, 4  # the SVG's user units; CSS scales it to the screen
 STACK = ("done", "failed", "pending")  # bottom to top
 
 
