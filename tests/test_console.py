@@ -221,7 +221,8 @@ def test_overview_shows_counts_chart_backlog_and_failures(operator, console_app,
     page = operator.get("/console/")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "<svg" in text and "<script" not in text
-    assert "Last 24 hours" in text and "Failures by destination" in text and "pending" in text
+    assert "Last 24 hours" in text and "Failures by destination" in text
+    assert "<code>800</code>" in text and "/console/destinations/justclick/replay" in text  # group not found
     assert page.headers["Cache-Control"] == "no-store" and "script-src" not in page.headers["Content-Security-Policy"]
 
 
@@ -307,11 +308,10 @@ def test_tables_of_counts():
                       ("2026-01-03", {"done": 2, "failed": 1, "pending": 0})]
 
 
-def test_clock_independent_counts_on_each_store(store_app, clock):
-    """The aggregates and the search on SQLite and PostgreSQL (per-day grouping differs between them)."""
-    reports_app = store_app
+def test_reports_on_each_store(store_app, clock):
+    """The aggregates, search, log and lockout on SQLite and PostgreSQL (their day grouping differs)."""
     from delivery.reports import Reports
-    reports = Reports(reports_app.extensions["delivery"])
+    reports = Reports(store_app.extensions["delivery"])
     with store_of(store_app).writer.writing() as conn:
         conn.exec_driver_sql("DELETE FROM operator_log")
     client = store_app.test_client()
@@ -323,6 +323,12 @@ def test_clock_independent_counts_on_each_store(store_app, clock):
     assert sum(c["done"] for _, c in overview["series"]) == 3
     rows, more = reports.search({"address": "S1@EXAMPLE.COM"})
     assert [r["target"] for r in rows] == ["s1@example.com"] and not more
+    assert reports.locked_for() == 0
+    for _ in range(LOCKOUT_FAILURES):
+        reports.record("login_refused", None, "wrong password")
+    assert reports.locked_for() == 900
+    clock.advance(1)
+    reports.record("login", None, "ok")  # a successful login clears the count
     assert reports.locked_for() == 0
     first = reports.record("replay", "x", "ok")
     assert reports.log_page()[0][0]["id"] == first
