@@ -3,6 +3,8 @@ replay it and see the new attempt; a wrong password and a missing CSRF token are
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.console_browser_fixture import LiveServer, browser, chromium, screenshot  # noqa: F401 - fixtures
 from tests.helpers import post
@@ -26,10 +28,19 @@ def served(make_app, justclick):
         yield server
 
 
+def follow(driver, by, selector):
+    """Click what navigates, and wait until the next page has replaced this one (a loaded CI machine)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, selector).click()
+    wait = WebDriverWait(driver, 30)
+    wait.until(expected_conditions.staleness_of(page))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def log_in(driver, base, password):
     driver.get(f"{base}/console/login")
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    follow(driver, By.CSS_SELECTOR, "form button[type=submit]")
 
 
 def text(driver):
@@ -40,22 +51,22 @@ def test_operator_finds_and_replays_a_delivery(browser, served):
     log_in(browser, served.url, PASSWORD)
     assert browser.current_url == f"{served.url}/console/" and "Backlog" in text(browser)
     screenshot(browser, "console-overview")
-    browser.find_element(By.LINK_TEXT, "Search").click()
+    follow(browser, By.LINK_TEXT, "Search")
     browser.find_element(By.ID, "address").send_keys("ALICE@example.com")
-    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
+    follow(browser, By.CSS_SELECTOR, "form.search button")
     assert "alice@" not in browser.current_url
     rows = browser.find_elements(By.CSS_SELECTOR, "table.results tbody tr")
     assert len(rows) == 1 and "alice@example.com" in rows[0].text
     screenshot(browser, "console-search")
-    rows[0].find_element(By.CSS_SELECTOR, "a").click()
+    follow(browser, By.CSS_SELECTOR, "table.results tbody a")
     attempts = browser.find_elements(By.CSS_SELECTOR, "table.attempts tbody tr")
     assert [row.find_elements(By.TAG_NAME, "td")[3].text for row in attempts] == ["web"]
-    browser.find_element(By.XPATH, "//button[text()='Replay now']").click()
+    follow(browser, By.XPATH, "//button[text()='Replay now']")
     assert "Replayed: done" in text(browser)
     attempts = browser.find_elements(By.CSS_SELECTOR, "table.attempts tbody tr")
     assert [row.find_elements(By.TAG_NAME, "td")[3].text for row in attempts] == ["web", "replay"]
     screenshot(browser, "console-delivery-replayed")
-    browser.find_element(By.LINK_TEXT, "Operator log").click()
+    follow(browser, By.LINK_TEXT, "Operator log")
     assert "replay" in text(browser)
 
 
@@ -69,10 +80,10 @@ def test_wrong_password_is_refused(browser, served):
 
 def test_a_form_without_its_csrf_token_is_refused(browser, served):
     log_in(browser, served.url, PASSWORD)
-    browser.find_element(By.LINK_TEXT, "Search").click()
+    follow(browser, By.LINK_TEXT, "Search")
     browser.execute_script("document.querySelector('form.search input[name=csrf_token]').remove()")
     browser.find_element(By.ID, "address").send_keys("bob@example.com")
-    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
+    follow(browser, By.CSS_SELECTOR, "form.search button")
     assert "400 Bad Request" in text(browser) and "CSRF" in text(browser)
     screenshot(browser, "console-csrf-refused")
 
@@ -86,12 +97,12 @@ def test_pages_fit_a_phone(browser, served):
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow} px"
         screenshot(browser, name)
-    browser.find_element(By.LINK_TEXT, "Search").click()
+    follow(browser, By.LINK_TEXT, "Search")
     browser.find_element(By.ID, "address").send_keys("ali")
     browser.find_element(By.ID, "match").send_keys("starts with")
-    browser.find_element(By.CSS_SELECTOR, "form.search button").click()
+    follow(browser, By.CSS_SELECTOR, "form.search button")
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.results tbody tr")) == 2
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
     screenshot(browser, "phone-search")
-    browser.find_element(By.CSS_SELECTOR, "table.results a").click()
+    follow(browser, By.CSS_SELECTOR, "table.results a")
     screenshot(browser, "phone-delivery")
