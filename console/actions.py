@@ -21,7 +21,8 @@ def replay(delivery_id):
         abort(404, "No delivery has that id.")
     count = operations.replay([row["id"]])
     after = operations.show(row["id"])
-    result = f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, code {after['last_code'] or '-'})"
+    result = (f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, "
+              f"code {after['last_code'] or '-'})")
     current_app.extensions["reports"].record("replay", row["id"], result)
     log.info("console replay id=%s result=%s", row["id"], after["status"])
     flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}.")
@@ -59,7 +60,8 @@ def online_check():
     """Ask each configured vendor whether it accepts our credentials and IP (Operations.online_check)."""
     checks = current_app.extensions["operations"].online_check()
     result = "; ".join(f"{c['destination']}: {'ok' if c['ok'] else 'NOT ok'}: {c['message']}" for c in checks)
-    entry = current_app.extensions["reports"].record("online_check", None, result or "no destination configured")
+    entry = current_app.extensions["reports"].record("online_check", None,
+                                                     result or "no destination configured")
     log.info("console online check: %s", " ".join(f"{c['destination']}={c['ok']}" for c in checks) or "none")
     flash("Credential check done: see the first line below.")
     return redirect(url_for("console.operator_log", shown=entry), 303)

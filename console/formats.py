@@ -29,7 +29,8 @@ def age(seconds):
 
 
 def bars(series, width=CHART_WIDTH, height=CHART_HEIGHT):
-    """Stacked bars for [(day, {done, failed, pending})]: (peak, [{day, x, w, total, parts: [(state, y, h)]}]).
+    """Stacked bars for [(day, {done, failed, pending})]:
+    (peak, [{day, x, w, total, counts, parts: [(state, y, h)]}]).
 
     Heights scale to the busiest day; a non-zero count is at least 1 unit tall so it stays visible."""
     peak = max((sum(counts.values()) for _, counts in series), default=0)
@@ -52,5 +53,6 @@ def gauge(age_seconds, alert_seconds, limit_seconds, width=CHART_WIDTH):
     """The oldest pending delivery's age against the 48-hour limit: bar width, alert marker x, level."""
     share = min(age_seconds / limit_seconds, 1.0) if limit_seconds else 0.0
     level = "bad" if age_seconds >= alert_seconds else ("warn" if age_seconds >= alert_seconds / 2 else "ok")
-    return {"width": round(width * share, 1), "alert_x": round(width * min(alert_seconds / limit_seconds, 1.0), 1),
+    alert_share = min(alert_seconds / limit_seconds, 1.0) if limit_seconds else 0.0
+    return {"width": round(width * share, 1), "alert_x": round(width * alert_share, 1),
             "level": level, "percent": round(share * 100)}

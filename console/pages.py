@@ -26,10 +26,10 @@ def overview():
     peak, bars = formats.bars(data["series"])
     gauge = formats.gauge(data["oldest_age"], data["alert_seconds"], data["compliance_seconds"])
     seen = worker_seen()
+    heartbeat = hasattr(current_app.extensions["operations"], "worker_seen")
     return render_template("console/overview.html", data=data, peak=peak, bars=bars, gauge=gauge,
-                           chart=formats, heartbeat=seen is not None or hasattr(
-                               current_app.extensions["operations"], "worker_seen"),
-                           worker_seen=seen, worker_age=(data["now"] - seen).total_seconds() if seen else None)
+                           chart=formats, heartbeat=heartbeat, worker_seen=seen,
+                           worker_age=(data["now"] - seen).total_seconds() if seen else None)
 
 
 @bp.post("/search")

@@ -21,8 +21,8 @@ class SearchForm(Form):
     match = SelectField("Match", choices=[SelectChoice("exact"), SelectChoice("prefix", "starts with")],
                         default="exact")
     status = SelectField("Status", choices=[SelectChoice("", "any"), *map(SelectChoice, STATES)], default="")
-    destination = SelectField("Destination", choices=[SelectChoice("", "any"), *map(SelectChoice, DESTINATIONS)],
-                              default="")
+    destination = SelectField("Destination", default="",
+                              choices=[SelectChoice("", "any"), *map(SelectChoice, DESTINATIONS)])
     since = DateField("From (UTC)", [Optional()])
     until = DateField("To (UTC, inclusive)", [Optional()])
 

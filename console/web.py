@@ -92,5 +92,6 @@ def http_error(exc):
 def relay_error(exc):
     """The store is unreachable (503) or another error of the tree: said on a page, never a traceback."""
     log.error("console: %s (%s)", exc.label, getattr(exc, "reason", ""))
-    page = render_template("console/error.html", code=exc.http_status, title="Unavailable", message=exc.message)
+    page = render_template("console/error.html", code=exc.http_status, title="Unavailable",
+                           message=exc.message)
     return page, exc.http_status, exc.headers

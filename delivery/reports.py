@@ -78,7 +78,8 @@ class Reports:
         """Make every failed delivery of a destination due again with a fresh retry window; the worker
         sends them at the destination's rate (a web request cannot wait for thousands). Returns how many."""
         ids = self.queries.failed_ids(destination)
-        return sum(self.store.ledger.requeue(ids[i:i + REQUEUE_CHUNK]) for i in range(0, len(ids), REQUEUE_CHUNK))
+        chunks = (ids[i:i + REQUEUE_CHUNK] for i in range(0, len(ids), REQUEUE_CHUNK))
+        return sum(self.store.ledger.requeue(chunk) for chunk in chunks)
 
     def record(self, action, subject, result):
         """One operator-log entry (never an address); returns its id."""

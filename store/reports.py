@@ -112,7 +112,8 @@ class ReportQueries:
                                   .where(R.id == request_id)).first()
             rows = conn.execute(select(*LISTED).where(D.request_id == request_id)
                                 .order_by(D.item_index, D.destination)).all()
-        return {"stored": None if stored is None else row_dict(stored), "deliveries": [row_dict(r) for r in rows]}
+        return {"stored": None if stored is None else row_dict(stored),
+                "deliveries": [row_dict(r) for r in rows]}
 
     def log(self, at, action, subject, result):
         """Append one entry to the operator log; returns its id."""
