@@ -5,6 +5,7 @@ import os
 from flask import Flask
 
 import commands
+import console
 import delivery
 import i18n
 import public
@@ -34,6 +35,7 @@ def create_app(env=None):
     commands.init_app(app)
     webhooks.init_app(app)
     public.init_app(app)
+    console.init_app(app)
     limits.init_app(app)  # it puts the rate limits on the views every blueprint registered
     app.wsgi_app = guard(app, env)  # outermost: bodies read whole under size and time limits; OPTIONS in JSON
     return app

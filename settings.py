@@ -24,6 +24,8 @@ class Settings:
     webhook_secret: tuple = field(default=(), repr=False, metadata=SECRET)
     typeform_secret: str = field(default="", repr=False, metadata=SECRET)
     tally_secret: str = field(default="", repr=False, metadata=SECRET)
+    console_password: str = field(default="", repr=False, metadata=SECRET)  # the console is off without it
+    secret_key: str = field(default="", repr=False, metadata=SECRET)  # signs the console's session cookie
     max_content_length: int = 1024 * 1024
     success_url: str = ""
     failure_url: str = ""
@@ -153,6 +155,15 @@ def database_url(env, instance_path):
     return url
 
 
+def _console_secret(env, name, shortest, problems):
+    """A console secret, or "" (the console stays off) when it is shorter than `shortest` characters."""
+    value = env.get(name, "").strip()
+    if value and len(value) < shortest:
+        problems.append(f"{name} must be at least {shortest} characters; the console stays off")
+        return ""
+    return value
+
+
 def load_settings(env=None, instance_path="instance", problems=()):
     """Read and check the environment; malformed values are collected in `problems`."""
     env = os.environ if env is None else env
@@ -168,6 +179,8 @@ def load_settings(env=None, instance_path="instance", problems=()):
         webhook_secret=secrets,
         typeform_secret=env.get("TYPEFORM_SECRET", "").strip(),
         tally_secret=env.get("TALLY_SECRET", "").strip(),
+        console_password=_console_secret(env, "CONSOLE_PASSWORD", 12, problems),
+        secret_key=_console_secret(env, "SECRET_KEY", 32, problems),
         max_content_length=_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, int, problems, 1024),
         success_url=_url(env, "UNSUBSCRIBE_SUCCESS_URL", problems),
         failure_url=_url(env, "UNSUBSCRIBE_FAILURE_URL", problems),

@@ -31,7 +31,8 @@ def worker_state(operations):
     seen = operations.worker_seen()
     if not seen or not seen.get("seen_at"):
         return False, "no worker has been seen yet: start `flask worker` (the Procfile's worker line)"
-    age = (datetime.now(timezone.utc).replace(tzinfo=None) - seen["seen_at"]).total_seconds()
+    seen_at = datetime.fromisoformat(seen["seen_at"].removesuffix("Z"))
+    age = (datetime.now(timezone.utc).replace(tzinfo=None) - seen_at).total_seconds()
     return age < 120, f"last seen {ago(max(age, 0))} ago"
 
 

@@ -121,8 +121,20 @@ class AlertRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
+class OperatorAction(Base):
+    """One thing done in the operator console (or a login refused): when, what, on what, and the result."""
+
+    __tablename__ = "operator_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    action: Mapped[str] = mapped_column(String(32))  # replay, replay_destination, online_check, login, ...
+    subject: Mapped[str | None] = mapped_column(Text)  # delivery ids or a destination, never an address
+    result: Mapped[str | None] = mapped_column(Text)
+
+
 DELIVERIES, REQUESTS, ATTEMPTS = Delivery.__table__, WebhookRequest.__table__, Attempt.__table__
-GATES = DestinationGate.__table__
+GATES, OPERATOR_LOG = DestinationGate.__table__, OperatorAction.__table__
 HEARTBEATS, ALERTS = WorkerHeartbeat.__table__, AlertRecord.__table__
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.conftest import make_worker
+from tests.test_processes import wait_for
 
 
 @pytest.mark.parametrize("overrides, texts, absent", [
@@ -21,7 +22,15 @@ def test_front_page(make_app, env, overrides, texts, absent):
 
 
 def test_front_page_shows_the_worker_once_it_ran(app):
-    make_worker(app).run_once()
+    import threading
+    worker = make_worker(app)
+    loop = threading.Thread(target=worker.run)
+    loop.start()
+    try:
+        assert wait_for(lambda: app.extensions["operations"].worker_seen() is not None, 10)
+    finally:
+        worker.stop()
+        loop.join(10)
     page = app.test_client().get("/").get_data(as_text=True)
     assert "last seen" in page and "no worker has been seen yet" not in page
 

@@ -12,5 +12,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    ready, body = current_app.extensions["operations"].readiness()
+    operations = current_app.extensions["operations"]
+    operations.check_worker_silent()  # the worker-silent alert, in a background thread: never slows this
+    ready, body = operations.readiness()
     return jsonify(body), 200 if ready else 503

@@ -1,0 +1,67 @@
+"""POST actions (CSRF-checked by the blueprint's guard): replay one delivery, replay a destination's
+failed deliveries after a confirmation, the live credential check. Each one goes in the operator log."""
+
+import logging
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+
+from console.pages import DELIVERY_ID
+from console.web import bp
+from delivery import DESTINATIONS
+
+log = logging.getLogger("unsub_relay.console")
+
+
+@bp.post("/deliveries/<delivery_id>/replay")
+def replay(delivery_id):
+    """Send one delivery again now (Operations.replay), then show it with its new attempt."""
+    operations = current_app.extensions["operations"]
+    row = operations.show(delivery_id) if DELIVERY_ID.fullmatch(delivery_id) else None
+    if row is None:
+        abort(404, "No delivery has that id.")
+    count = operations.replay([row["id"]])
+    after = operations.show(row["id"])
+    result = (f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, "
+              f"code {after['last_code'] or '-'})")
+    current_app.extensions["reports"].record("replay", row["id"], result)
+    log.info("console replay id=%s result=%s", row["id"], after["status"])
+    flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}.")
+    return redirect(url_for("console.delivery", delivery_id=row["id"]), 303)
+
+
+def _destination(name):
+    if name not in DESTINATIONS:
+        abort(404, "There is no such destination.")
+    return name
+
+
+@bp.get("/destinations/<name>/replay")
+def confirm_replay(name):
+    """How many failed deliveries a destination has, and a button to replay them all."""
+    count = current_app.extensions["reports"].failed_count(_destination(name))
+    return render_template("console/confirm.html", destination=name, count=count)
+
+
+@bp.post("/destinations/<name>/replay")
+def replay_destination(name):
+    """Make every failed delivery of the destination due again; the worker sends them."""
+    reports = current_app.extensions["reports"]
+    expected = request.form.get("expected", "")
+    count = reports.requeue_failed(_destination(name))
+    result = f"{count} made due again (confirmed for {expected or '?'})"
+    reports.record("replay_destination", name, result)
+    log.info("console replay destination=%s count=%d", name, count)
+    flash(f"{count} failed {name} deliveries are due again: the worker sends them at the destination's rate.")
+    return redirect(url_for("console.overview"), 303)
+
+
+@bp.post("/check")
+def online_check():
+    """Ask each configured vendor whether it accepts our credentials and IP (Operations.online_check)."""
+    checks = current_app.extensions["operations"].online_check()
+    result = "; ".join(f"{c['destination']}: {'ok' if c['ok'] else 'NOT ok'}: {c['message']}" for c in checks)
+    entry = current_app.extensions["reports"].record("online_check", None,
+                                                     result or "no destination configured")
+    log.info("console online check: %s", " ".join(f"{c['destination']}={c['ok']}" for c in checks) or "none")
+    flash("Credential check done: see the first line below.")
+    return redirect(url_for("console.operator_log", shown=entry), 303)

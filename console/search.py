@@ -1,0 +1,69 @@
+"""The search form and its keyset cursor: parsing and checking what the operator typed (pure)."""
+
+from datetime import datetime, timedelta
+
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.fields import DateField
+from wtforms.validators import Length, Optional
+
+from delivery import DESTINATIONS
+from status import STATES
+
+CURSOR_SEPARATOR = "~"
+
+
+class SearchForm(Form):
+    """What can be searched; the address never travels in a URL (it is kept in the signed session)."""
+
+    address = StringField("Address or phone", [Optional(), Length(max=320)])
+    match = SelectField("Match", choices=[SelectChoice("exact"), SelectChoice("prefix", "starts with")],
+                        default="exact")
+    status = SelectField("Status", choices=[SelectChoice("", "any"), *map(SelectChoice, STATES)], default="")
+    destination = SelectField("Destination", default="",
+                              choices=[SelectChoice("", "any"), *map(SelectChoice, DESTINATIONS)])
+    since = DateField("From (UTC)", [Optional()])
+    until = DateField("To (UTC, inclusive)", [Optional()])
+
+
+def read_form(args, address=""):
+    """A validated SearchForm from query arguments plus the session's address."""
+    data = MultiDict(args)
+    data.setlist("address", [address] if address else [])
+    return SearchForm(data)
+
+
+def filters_of(form):
+    """The store's filters from a valid form: the day range as [since 00:00, until+1 00:00)."""
+    until = form.until.data
+    return {"address": form.address.data or "", "prefix": form.match.data == "prefix",
+            "status": form.status.data, "destination": form.destination.data,
+            "since": datetime.combine(form.since.data, datetime.min.time()) if form.since.data else None,
+            "until": datetime.combine(until + timedelta(days=1), datetime.min.time()) if until else None}
+
+
+def query_of(form):
+    """The form's non-personal fields as URL arguments (the address stays in the session)."""
+    args = {"status": form.status.data, "destination": form.destination.data,
+            "since": form.since.raw_data[0] if form.since.raw_data else "",
+            "until": form.until.raw_data[0] if form.until.raw_data else ""}
+    if form.address.data:
+        args.update(address="1", match=form.match.data)
+    return {k: v for k, v in args.items() if v}
+
+
+def cursor_of(row):
+    """A row's place in the newest-first order, as it goes in a paging link."""
+    return f"{row['created_at'].isoformat()}{CURSOR_SEPARATOR}{row['id']}"
+
+
+def parse_cursor(text):
+    """(created_at, id) from a paging link, or None when it is not one of ours."""
+    at, sep, row_id = (text or "").partition(CURSOR_SEPARATOR)
+    if not sep or not row_id.isalnum() or len(row_id) > 32:
+        return None
+    try:
+        return datetime.fromisoformat(at), row_id
+    except ValueError:
+        return None
