@@ -2,9 +2,6 @@
 
 from datetime import timedelta
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-
 from delivery.reports import Reports
 
 SESSION_HOURS = 12
@@ -24,8 +21,7 @@ def init_app(app):
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
                       WTF_CSRF_TIME_LIMIT=None)  # the token lives as long as the session
     app.session_interface = ConsoleSessionInterface()
-    # In memory, per process: with several processes an address gets the rate once per process; the
-    # lockout (refused logins counted in the store) holds across all of them.
-    app.extensions["console_limiter"] = Limiter(get_remote_address, app=app, storage_uri="memory://")
+    # The login rate uses the app's one limiter (webhooks/limits.py: RATE_LIMIT_STORAGE_URI, the client IP
+    # behind TRUSTED_PROXY_HOPS); the lockout (refused logins counted in the store) holds across processes.
     app.extensions["reports"] = Reports(app.extensions["delivery"])
     app.register_blueprint(bp)

@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from console.web import bp, operator_mark
 
 log = logging.getLogger("unsub_relay.console")
-LOGIN_RATE = "5 per minute"  # per client address, in this process (Flask-Limiter, in memory)
+LOGIN_RATE = "5 per minute"  # per client address (Flask-Limiter, the app's storage)
 
 
 def _next_page():
@@ -27,7 +27,7 @@ def login():
     """The login form; a POST is checked against the lockout, then the password in constant time."""
     if request.method == "GET":
         return render_template("console/login.html", error=None)
-    with current_app.extensions["console_limiter"].limit(LOGIN_RATE):
+    with current_app.extensions["rate_limiter"].limit(LOGIN_RATE, scope="console-login"):
         return _check_password()
 
 
