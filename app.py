@@ -6,6 +6,7 @@ from flask import Flask
 
 import commands
 import delivery
+import metrics
 import webhooks
 from settings import load_settings
 from webhooks.logs import init_logging
@@ -23,6 +24,7 @@ def create_app(env=None):
     delivery.init_app(app)
     commands.init_app(app)
     webhooks.init_app(app)
+    metrics.init_app(app)
     return app
 
 

@@ -36,6 +36,8 @@ class Settings:
     auto_migrate: bool = True
     breaker_failures: int = 5
     max_rates: dict = field(default_factory=dict)  # destination -> deliveries per second (0: no limit)
+    metrics_token: str = field(default="", repr=False, metadata=SECRET)  # empty: no /metrics (404)
+    metrics_port: int = 0  # the worker's own metrics port; 0: none
     problems: tuple = ()
 
     def vendor(self, name):
@@ -120,6 +122,8 @@ def load_settings(env=None, instance_path="instance"):
         breaker_failures=_number(env, "BREAKER_FAILURES", 5, int, problems, 1, 1000),
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
+        metrics_token=env.get("METRICS_TOKEN", "").strip(),
+        metrics_port=_number(env, "METRICS_PORT", 0, int, problems, 1, 65535),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
         problems=tuple(problems),
     )
