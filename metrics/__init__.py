@@ -16,10 +16,12 @@ def init_app(app):
 
 
 def serve_worker(settings):
-    """In `flask worker`: expose the same metrics on METRICS_PORT (all interfaces) when it is set."""
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
+    """In `flask worker`: expose the same metrics on METRICS_PORT (all interfaces) when it is set; returns
+    (server, thread) to stop it with, or None."""
+    if not settings.metrics_port:
+        return None
+    from prometheus_client import start_http_server
 
-        from metrics.routes import registry
+    from metrics.routes import registry
 
-        start_http_server(settings.metrics_port, registry=registry())
+    return start_http_server(settings.metrics_port, registry=registry())
