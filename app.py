@@ -8,6 +8,7 @@ import commands
 import console
 import delivery
 import i18n
+import metrics
 import public
 import webhooks
 from sandbox.setup import sandbox_env
@@ -36,6 +37,7 @@ def create_app(env=None):
     webhooks.init_app(app)
     public.init_app(app)
     console.init_app(app)
+    metrics.init_app(app)
     limits.init_app(app)  # it puts the rate limits on the views every blueprint registered
     app.wsgi_app = guard(app, env)  # outermost: bodies read whole under size and time limits; OPTIONS in JSON
     return app

@@ -54,6 +54,8 @@ class Settings:
     sandbox: bool = False
     breaker_failures: int = 5
     max_rates: dict = field(default_factory=dict)  # destination -> deliveries per second (0: no limit)
+    metrics_token: str = field(default="", repr=False, metadata=SECRET)  # empty: no /metrics (404)
+    metrics_port: int = 0  # the worker's own metrics port; 0: none
     problems: tuple = ()
 
     def vendor(self, name):
@@ -209,6 +211,8 @@ def load_settings(env=None, instance_path="instance", problems=()):
         rate_limit_storage_uri=_storage(env, problems),
         trusted_proxy_hops=_number(env, "TRUSTED_PROXY_HOPS", 1, int, problems, 0, 10),
         body_timeout_seconds=_number(env, "BODY_TIMEOUT_SECONDS", 10.0, float, problems, 0.5, 25),
+        metrics_token=env.get("METRICS_TOKEN", "").strip(),
+        metrics_port=_number(env, "METRICS_PORT", 0, int, problems, 1, 65535),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
         problems=tuple(problems),
     )

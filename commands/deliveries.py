@@ -1,4 +1,4 @@
-"""Operator commands: `flask db upgrade`, `flask worker`, `flask deliveries list|show|replay|purge`."""
+"""Operator commands: `flask db upgrade`, `flask worker`, `flask deliveries list|show|replay|purge|import|export`."""
 
 import json
 import re
@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from delivery import DESTINATIONS
+from delivery.export import FORMATS, export_lines
 from delivery.imports import Importer, open_text
 from status import STATES
 
@@ -148,3 +149,17 @@ def progress_bar(path):
         def advance(line):
             bar.update(line - bar.n)
         yield advance
+
+
+DATES = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"])
+
+
+@deliveries_cli.command("export")
+@click.option("--since", type=DATES, help="Received at or after this UTC date or time (2026-01-31).")
+@click.option("--until", type=DATES, help="Received before this UTC date or time.")
+@click.option("--target", help="Only this email address or phone number.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+def export_command(since, until, target, fmt):
+    """Print the audit export to stdout, one row per delivery: received, every attempt, confirmed."""
+    for line in export_lines(_ops(), fmt, since, until, target):
+        sys.stdout.write(line)

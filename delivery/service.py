@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from delivery import answer as answers
+from delivery import telemetry
 from delivery.planning import make_plan
 from errors import InProgress, KeyReused, NotConfigured
 from status import QUEUED
@@ -64,7 +65,11 @@ class DeliveryService:
         request_id, placed = accepted
         fresh = [place for place in placed if place.is_new and not place.hold]
         sent, late = ([], []) if respond_async else self._send(fresh, sender)
-        answer = answers.answer_of(request_id, self._outcomes(placed, sent), plan.batch)
+        outcomes = self._outcomes(placed, sent)
+        for place, outcome in zip(placed, outcomes):
+            if place.is_new:
+                telemetry.delivered(outcome.destination, outcome.status)
+        answer = answers.answer_of(request_id, outcomes, plan.batch)
         self.store.ledger.record(sent, owner, (request_id, answer.body) if key else None)
         for future, place in late:  # a send that outlived its deadline: record it whenever it ends
             future.add_done_callback(lambda f, p=place: self._record_late(f, owner))
@@ -106,7 +111,11 @@ class DeliveryService:
         """Send one delivery and time it: a Sent to record (the row has id, attempts and retry_since)."""
         started_at, started = self.store.now(), time.monotonic()
         result = self.connectors[destination].send(payload)
-        return Sent(row, result, started_at, round((time.monotonic() - started) * 1000), sender)
+        seconds = time.monotonic() - started
+        telemetry.upstream_called(destination, seconds, sender)
+        if sender in ("worker", "replay"):  # a first send (web, cli) is counted as answered, in submit()
+            telemetry.delivered(destination, QUEUED if result.transient else result.status)
+        return Sent(row, result, started_at, round(seconds * 1000), sender)
 
     def _send(self, fresh, sender):
         """([Sent] that ended in time, [(future, Placed)] still running).

@@ -72,6 +72,7 @@ def hook(route):
     g.one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
     defaults = canonical({k: v for k, v in request.args.items() if k not in CONTROL_ARGS})
     inbound = read_items(body, defaults)
+    g.webhook_source = inbound.source  # the sender type, for the webhook counter (metrics/routes.py)
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
     decoy = forms.screen(auth, body, inbound, settings)

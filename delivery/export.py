@@ -1,0 +1,59 @@
+"""The audit export: one record per delivery with when it was received, every attempt, and when and with
+what code the vendor confirmed it; as CSV or JSON Lines, streamed (the CLI prints it, the console serves it).
+"""
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from status import DONE
+from store import export as store_export
+
+FORMATS = ("csv", "jsonl")
+CSV_COLUMNS = ("delivery_id", "received_at", "destination", "target", "group", "status", "outcome",
+               "confirmed_at", "confirmed_code", "attempt_count", "attempts")
+
+
+def _iso(value):
+    return value.isoformat() + "Z" if isinstance(value, datetime) else value
+
+
+def _record(delivery, attempts):
+    """One export record: the delivery, its attempts in order, the vendor's confirmation when it is done."""
+    done = delivery["status"] == DONE
+    return {"delivery_id": delivery["id"], "received_at": _iso(delivery["created_at"]),
+            "destination": delivery["destination"], "target": delivery["target"], "group": delivery["group"],
+            "status": delivery["status"], "outcome": delivery["outcome"],
+            "confirmed_at": _iso(delivery["completed_at"]) if done else None,
+            "confirmed_code": delivery["last_code"] if done else None,
+            "attempt_count": delivery["attempts"],
+            "attempts": [{"number": a["number"], "at": _iso(a["started_at"]), "duration_ms": a["duration_ms"],
+                          "sender": a["sender"], "outcome": a["outcome"], "code": a["code"], "text": a["text"]}
+                         for a in attempts]}
+
+
+def export_rows(operations, since=None, until=None, target=None):
+    """Yield one record (a dict) per delivery received in [since, until) (naive UTC), oldest first."""
+    for delivery, attempts in store_export.deliveries(operations.store.writer, since, until, target):
+        yield _record(delivery, attempts)
+
+
+def _csv_line(values):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
+
+
+def export_lines(operations, fmt="csv", since=None, until=None, target=None):
+    """Yield the export as text lines (each ending in a newline): CSV with a header row, attempts as one
+    JSON column; or JSON Lines with attempts as a list."""
+    records = export_rows(operations, since, until, target)
+    if fmt == "jsonl":
+        for record in records:
+            yield json.dumps(record, ensure_ascii=False) + "\n"
+        return
+    yield _csv_line(CSV_COLUMNS)
+    for record in records:
+        record["attempts"] = json.dumps(record["attempts"], ensure_ascii=False)
+        yield _csv_line(record[column] for column in CSV_COLUMNS)

@@ -1,0 +1,65 @@
+"""The service's Prometheus metrics and the small functions the service, worker and edge call to record them.
+
+prometheus-client picks single- or multi-process storage when it is first imported (PROMETHEUS_MULTIPROC_DIR,
+set by metrics.hooks.on_starting in gunicorn's master before any worker imports this). Every gauge names a
+multiprocess_mode so one scrape can merge what every gunicorn worker wrote.
+"""
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from store import export as store_export
+
+WEBHOOKS = Counter("unsub_relay_webhooks_received_total", "Webhook requests answered, by route, sender type "
+                   "and HTTP status.", ["route", "sender", "status"])
+DELIVERIES = Counter("unsub_relay_deliveries_total", "Delivery results, by destination and outcome: what each "
+                     "accepted delivery came to when answered (queued included) and each later send.",
+                     ["destination", "outcome"])
+UPSTREAM_SECONDS = Histogram("unsub_relay_upstream_call_seconds", "Duration of each call to a vendor, by "
+                             "destination.", ["destination"],
+                             buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25))
+BACKLOG = Gauge("unsub_relay_backlog_pending", "Pending deliveries (read from the ledger at scrape time).",
+                multiprocess_mode="livemostrecent")
+OLDEST_PENDING = Gauge("unsub_relay_oldest_pending_age_seconds", "Age of the oldest pending delivery (read "
+                       "from the ledger at scrape time; 0 when none).", multiprocess_mode="livemostrecent")
+WORKER_CLAIMS = Counter("unsub_relay_worker_claims_total", "Deliveries a worker claimed and sent, by "
+                        "destination.", ["destination"])
+WORKER_LAST_SEEN = Gauge("unsub_relay_worker_last_seen_timestamp_seconds", "Unix time a worker last sent a "
+                         "claimed delivery.", multiprocess_mode="max")
+ALERTS_SENT = Counter("unsub_relay_alerts_sent_total", "Alert messages sent, by event.", ["event"])
+
+
+def webhook_answered(route, sender, status):
+    """One webhook answered with HTTP `status`."""
+    WEBHOOKS.labels(route, sender, str(status)).inc()
+
+
+def upstream_called(destination, seconds, sender):
+    """One call to a vendor took `seconds`; a worker's call also counts as a claim and a sign of life."""
+    UPSTREAM_SECONDS.labels(destination).observe(seconds)
+    if sender == "worker":
+        WORKER_CLAIMS.labels(destination).inc()
+        WORKER_LAST_SEEN.set(time.time())
+
+
+def delivered(destination, outcome):
+    """One delivery came to `outcome` (status.py's vocabulary)."""
+    DELIVERIES.labels(destination, outcome).inc()
+
+
+def alert_sent(event):
+    """One alert message went out (the alerts module calls this)."""
+    ALERTS_SENT.labels(event).inc()
+
+
+def backlog_seen(pending, oldest_age_seconds):
+    """The backlog as one cheap ledger read found it just now."""
+    BACKLOG.set(pending)
+    OLDEST_PENDING.set(oldest_age_seconds)
+
+
+def refresh_backlog(operations):
+    """Read the backlog from the ledger (one indexed query) into the gauges, just before a scrape."""
+    store = operations.store
+    backlog_seen(*store_export.backlog(store.writer, store.now))
