@@ -28,3 +28,6 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 # No query string (tokens, addresses), no email address, no control character: serving/accesslog.py.
 logger_class = "serving.accesslog.PrivateLogger"
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# Prometheus multiprocess mode: the master sets and wipes PROMETHEUS_MULTIPROC_DIR before any fork (when
+# METRICS_TOKEN is set); a worker that exits is marked dead so its gauges leave the scrape.
+from metrics.hooks import child_exit, on_starting  # noqa: E402,F401 - gunicorn server hooks

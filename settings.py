@@ -166,39 +166,45 @@ def _console_secret(env, name, shortest, problems):
     return value
 
 
-def load_settings(env=None, instance_path="instance", problems=()):
-    """Read and check the environment; malformed values are collected in `problems`."""
-    env = os.environ if env is None else env
-    problems = list(problems)
-    vendors = registry.read_configs(env, problems)
-    secrets = _split(env.get("WEBHOOK_SECRET", ""))
-    if any(not s.startswith("whsec_") for s in secrets):
-        problems.append("WEBHOOK_SECRET must be one or more whsec_... secrets")
-    return Settings(
-        vendors=vendors,
+def _delivery(env, problems, instance_path):
+    """The ledger, retries, outages and vendors."""
+    return dict(
+        vendors=registry.read_configs(env, problems),
         upstream_timeout=_number(env, "UPSTREAM_TIMEOUT", 10.0, float, problems, 0.1, 25),
-        webhook_tokens=_split(env.get("WEBHOOK_TOKENS", "")),
-        webhook_secret=secrets,
-        typeform_secret=env.get("TYPEFORM_SECRET", "").strip(),
-        tally_secret=env.get("TALLY_SECRET", "").strip(),
-        console_password=_console_secret(env, "CONSOLE_PASSWORD", 12, problems),
-        secret_key=_console_secret(env, "SECRET_KEY", 32, problems),
-        max_content_length=_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, int, problems, 1024),
-        success_url=_url(env, "UNSUBSCRIBE_SUCCESS_URL", problems),
-        failure_url=_url(env, "UNSUBSCRIBE_FAILURE_URL", problems),
-        allowed_redirect_hosts=tuple(h.lower() for h in _split(env.get("ALLOWED_REDIRECT_HOSTS", ""))),
         database_url=database_url(env, instance_path),
         worker_concurrency=_number(env, "WORKER_CONCURRENCY", 16, int, problems, 1, 256),
         retry_base_seconds=_number(env, "RETRY_BASE_SECONDS", 30.0, float, problems, 0.001),
         retry_max_age_seconds=_number(env, "RETRY_MAX_AGE_SECONDS", 48 * 3600.0, float, problems, 1),
         dedup_window_seconds=_number(env, "DEDUP_WINDOW_SECONDS", 600.0, float, problems, 0),
-        pending_alert_seconds=_number(env, "PENDING_ALERT_SECONDS", 12 * 3600.0, float, problems, 1, 86399),
-        alert_urls=tuple(env.get("ALERT_URLS", "").split()),  # spaces only: an Apprise URL may hold commas
-        alert_repeat_seconds=_number(env, "ALERT_REPEAT_SECONDS", 3600.0, float, problems, 1, 7 * 86400),
         breaker_failures=_number(env, "BREAKER_FAILURES", 5, int, problems, 1, 1000),
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
         sandbox=env.get("SANDBOX", "").strip().lower() in ("1", "true", "yes", "on"),
+        auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
+    )
+
+
+def _webhooks(env, problems):
+    """Who may call the hooks, how big and slow a body may be, where people are sent afterwards."""
+    secrets = _split(env.get("WEBHOOK_SECRET", ""))
+    if any(not s.startswith("whsec_") for s in secrets):
+        problems.append("WEBHOOK_SECRET must be one or more whsec_... secrets")
+    return dict(
+        webhook_tokens=_split(env.get("WEBHOOK_TOKENS", "")),
+        webhook_secret=secrets,
+        typeform_secret=env.get("TYPEFORM_SECRET", "").strip(),
+        tally_secret=env.get("TALLY_SECRET", "").strip(),
+        max_content_length=_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, int, problems, 1024),
+        body_timeout_seconds=_number(env, "BODY_TIMEOUT_SECONDS", 10.0, float, problems, 0.5, 25),
+        success_url=_url(env, "UNSUBSCRIBE_SUCCESS_URL", problems),
+        failure_url=_url(env, "UNSUBSCRIBE_FAILURE_URL", problems),
+        allowed_redirect_hosts=tuple(h.lower() for h in _split(env.get("ALLOWED_REDIRECT_HOSTS", ""))),
+    )
+
+
+def _public(env, problems):
+    """Signed links, public form keys, bot checks, rate limits and the pages' language."""
+    return dict(
         link_secrets=_link_secrets(env, problems),
         public_url=_url(env, "PUBLIC_URL", problems),
         default_locale=_locale(env, problems),
@@ -210,9 +216,26 @@ def load_settings(env=None, instance_path="instance", problems=()):
         hook_rate_limit=_limit(env, "HOOK_RATE_LIMIT", "600 per minute", problems),
         rate_limit_storage_uri=_storage(env, problems),
         trusted_proxy_hops=_number(env, "TRUSTED_PROXY_HOPS", 1, int, problems, 0, 10),
-        body_timeout_seconds=_number(env, "BODY_TIMEOUT_SECONDS", 10.0, float, problems, 0.5, 25),
+    )
+
+
+def _operator(env, problems):
+    """The console, alerts and metrics."""
+    return dict(
+        console_password=_console_secret(env, "CONSOLE_PASSWORD", 12, problems),
+        secret_key=_console_secret(env, "SECRET_KEY", 32, problems),
+        pending_alert_seconds=_number(env, "PENDING_ALERT_SECONDS", 12 * 3600.0, float, problems, 1, 86399),
+        alert_urls=tuple(env.get("ALERT_URLS", "").split()),  # spaces only: an Apprise URL may hold commas
+        alert_repeat_seconds=_number(env, "ALERT_REPEAT_SECONDS", 3600.0, float, problems, 1, 7 * 86400),
         metrics_token=env.get("METRICS_TOKEN", "").strip(),
         metrics_port=_number(env, "METRICS_PORT", 0, int, problems, 1, 65535),
-        auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
-        problems=tuple(problems),
     )
+
+
+def load_settings(env=None, instance_path="instance", problems=()):
+    """Read and check the environment; malformed values are collected in `problems`."""
+    env = os.environ if env is None else env
+    problems = list(problems)
+    values = {**_delivery(env, problems, instance_path), **_webhooks(env, problems), **_public(env, problems),
+              **_operator(env, problems)}
+    return Settings(**values, problems=tuple(problems))

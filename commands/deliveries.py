@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+import metrics
 from delivery import DESTINATIONS
 from delivery.export import FORMATS, export_lines
 from delivery.imports import Importer, open_text
@@ -48,6 +49,7 @@ def worker_command(once, concurrency):
         return
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
+    metrics.serve_worker(current_app.config["SETTINGS"])  # METRICS_PORT: the worker's own /metrics
     worker.run()
 
 
