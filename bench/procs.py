@@ -18,6 +18,7 @@ CONTENDERS = {
     "pooled forwarder": ("bench.pooled_forwarder:app", "/hook"),
     "bare Flask": ("bench.bare:app", "/hook"),
 }
+PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # Worker recycling (gunicorn.conf.py's max_requests) is off for every contender: a recycled worker
 # imports its app again, and that second of CPU would land in whichever round it happened to hit.
 NO_RECYCLING = "--max-requests 0"
@@ -132,3 +133,19 @@ def peak_rss_mb(pid):
             return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     except (OSError, AttributeError):
         return 0.0
+
+
+def pg_database():
+    """(url of a fresh PostgreSQL database on BENCH_DATABASE_URL's server, drop())."""
+    import uuid
+
+    import psycopg
+
+    admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    name = f"unsub_bench_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        admin.close()
+    return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", drop

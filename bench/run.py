@@ -24,8 +24,8 @@ from bench import contest, report  # noqa: E402
 from bench.procs import ROOT, Procs  # noqa: E402
 
 DEFAULT = {"rounds": 5, "requests": 2500, "connections": 32, "slow_requests": 1500, "slow_connections": 64,
-           "backlog": 1000, "split_rounds": 3, "profile": 1000, "growth": (10_000, 1_000_000),
-           "scaleout": 20_000, "scaleout_seconds": 8.0}
+           "backlog": 1000, "split_rounds": 3, "profile": 500, "growth": (10_000, 1_000_000),
+           "scaleout": 20_000, "scaleout_seconds": 6.0}
 SMOKE = {"rounds": 1, "requests": 200, "connections": 8, "slow_requests": 50, "slow_connections": 8,
          "backlog": 50, "split_rounds": 1, "profile": 30, "growth": (200, 2_000), "scaleout": 300,
          "scaleout_seconds": 1.0}
@@ -39,7 +39,7 @@ def parse_args(argv):
     parser.add_argument("--all", action="store_true", help="--profile --splits --growth --scaleout")
     parser.add_argument("--only", action="store_true", help="skip the default contest; run just the extras")
     parser.add_argument("--profile", nargs="?", type=int, const=-1, metavar="N",
-                        help="CPU per stage over N webhooks (default 1000)")
+                        help="CPU per stage over N webhooks (default 500)")
     parser.add_argument("--splits", action="store_true", help="compare 2x16, 3x8, 4x4 workers x threads")
     parser.add_argument("--growth", action="store_true", help="ledger costs at 10k and 1M rows")
     parser.add_argument("--scaleout", action="store_true", help="backlog drained by 1, 2, 4 workers (PostgreSQL)")
@@ -72,7 +72,7 @@ def sections(args, settings, procs, tmp):
         lines += growth.section(tmp, settings["growth"])
     if args.scaleout:
         from bench import scaleout
-        lines += scaleout.section(procs, tmp, settings["scaleout"], settings["scaleout_seconds"])
+        lines += scaleout.section(procs, settings["scaleout"], settings["scaleout_seconds"])
     return lines
 
 
