@@ -9,8 +9,10 @@ import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -25,11 +27,32 @@ def drive(port, path, requests, connections, max_seconds):
     if not shutil.which("wrk"):
         return run("127.0.0.1", port, path, connections, max_seconds, prefix, requests)
     per_thread = math.ceil(requests / WRK_THREADS)
-    out = subprocess.run(
-        ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s", "--latency",
-         "-s", "bench/unsub.lua", f"http://127.0.0.1:{port}{path}"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "BENCH_PREFIX": prefix, "BENCH_PER_THREAD": str(per_thread)}, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="unsub-wrk-") as tmp:
+        done = os.path.join(tmp, "done")
+        wrk = subprocess.Popen(
+            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s", "--latency",
+             "-s", "bench/unsub.lua", f"http://127.0.0.1:{port}{path}"], cwd=ROOT, stdout=subprocess.PIPE,
+            text=True, env={**os.environ, "BENCH_PREFIX": prefix, "BENCH_PER_THREAD": str(per_thread),
+                            "BENCH_DONE": done})
+        out = _stop_when_done(wrk, done)
     return parse_wrk(out)
+
+
+def _stop_when_done(wrk, done):
+    """wrk's report, after SIGINT once the marker file appears (wrk checks for a stop every 100 ms)."""
+    while wrk.poll() is None and not os.path.exists(done):
+        time.sleep(0.01)
+    while wrk.poll() is None:
+        wrk.send_signal(signal.SIGINT)
+        try:
+            wrk.wait(0.5)
+        except subprocess.TimeoutExpired:
+            continue  # not stopped yet: signal again
+    out = wrk.stdout.read()
+    wrk.stdout.close()
+    if wrk.returncode != 0:
+        raise RuntimeError(f"wrk failed ({wrk.returncode}): {out[-500:]}")
+    return out
 
 
 def _ms(text):

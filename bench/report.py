@@ -84,9 +84,11 @@ def main_sections(fast, memory, slow, backlog):
             f"| `flask worker` (after the backlog) | {backlog['rss_mb']:.0f} |", ""]
 
 
-def splits_section(by_split):
+def splits_section(by_split, settings):
     """The fast contest again under each workers x threads split, all contenders on the same one."""
-    lines = ["## Worker/thread splits (fast upstream, all contenders on the same split)", ""]
+    lines = ["## Worker/thread splits (fast upstream, all contenders on the same split)", "",
+             f"{settings['split_rounds']} rounds of {settings['split_requests']} requests per contender; "
+             "2 workers x 16 threads is the table above.", ""]
     for (workers, threads), runs in by_split.items():
         lines += [f"### {workers} workers x {threads} threads", "", *contest_table(runs), ""]
     return lines

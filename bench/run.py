@@ -24,10 +24,10 @@ from bench import contest, report  # noqa: E402
 from bench.procs import ROOT, Procs  # noqa: E402
 
 DEFAULT = {"rounds": 5, "requests": 2500, "connections": 32, "slow_requests": 1500, "slow_connections": 64,
-           "backlog": 1000, "split_rounds": 3, "profile": 500, "growth": (10_000, 1_000_000),
+           "backlog": 1000, "split_rounds": 2, "split_requests": 1500, "profile": 500, "growth": (10_000, 1_000_000),
            "scaleout": 20_000, "scaleout_seconds": 6.0}
 SMOKE = {"rounds": 1, "requests": 200, "connections": 8, "slow_requests": 50, "slow_connections": 8,
-         "backlog": 50, "split_rounds": 1, "profile": 30, "growth": (200, 2_000), "scaleout": 300,
+         "backlog": 50, "split_rounds": 1, "split_requests": 100, "profile": 30, "growth": (4_000, 8_000), "scaleout": 300,
          "scaleout_seconds": 1.0}
 SPLITS = ((3, 8), (4, 4))  # 2 x 16 is the default run's own table
 
@@ -61,9 +61,9 @@ def sections(args, settings, procs, tmp):
         backlog = contest.scenario_backlog(procs, tmp, settings["backlog"])
         lines += report.main_sections(fast, memory, slow, backlog)
     if args.splits:
-        by_split = {split: contest.scenario_fast(procs, tmp, {**settings, "rounds": settings["split_rounds"]},
-                                                 split)[0] for split in SPLITS}
-        lines += report.splits_section(by_split)
+        shorter = {**settings, "rounds": settings["split_rounds"], "requests": settings["split_requests"]}
+        by_split = {split: contest.scenario_fast(procs, tmp, shorter, split)[0] for split in SPLITS}
+        lines += report.splits_section(by_split, settings)
     if args.profile is not None:
         from bench import stages
         lines += stages.section(procs, settings["profile"] if args.profile < 0 else args.profile)

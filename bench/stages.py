@@ -84,11 +84,22 @@ def attribute(stats, stages):
     return seconds, missing
 
 
+class _Discard:
+    """A stream that takes every log line and keeps none."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+
 def _app(up_port, tmp):
-    # Log lines are formatted and handled as in production, then dropped: the handler is set before
-    # the app's init_logging, which keeps an existing one.
-    logging.basicConfig(stream=open(os.devnull, "w"), level=logging.INFO,  # noqa: SIM115 - lives as long as we do
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Log lines are formatted and handled as in production, then dropped: a handler set before the
+    # app's init_logging is kept by it (under pytest, its capture handler plays that part).
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=_Discard(), level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from app import create_app
     from store.db import upgrade
     app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",

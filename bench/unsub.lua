@@ -1,8 +1,9 @@
 -- wrk: every request unsubscribes a different address, so no dedup window flatters anyone.
--- BENCH_PER_THREAD (when set): the first thread to get that many answers ends the run, so CPU per request
--- is measured over about the same work for every contender. wrk has no request count of its own, and
--- wrk.thread:stop() would leave its main thread asleep for the whole -d; SIGINT ends the run (and its
--- clock) within wrk's 100 ms stop check. The shell's parent ($PPID) is wrk.
+-- BENCH_PER_THREAD (when set): the first thread to get that many answers creates the file BENCH_DONE,
+-- and bench/load.py then ends the run with SIGINT, so CPU per request is measured over about the same
+-- work for every contender. wrk has no request count of its own: wrk.thread:stop() leaves its main
+-- thread asleep for the whole -d, and signalling from here (os.execute) races with system(), which
+-- ignores SIGINT in wrk while its shell runs.
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -11,6 +12,7 @@ end
 local counter = 0
 local answered = 0
 local stopping = false
+local done_file = os.getenv("BENCH_DONE")
 local prefix = os.getenv("BENCH_PREFIX") or "r"
 local limit = tonumber(os.getenv("BENCH_PER_THREAD") or "0")
 request = function()
@@ -22,7 +24,7 @@ response = function(status, headers, body)
   answered = answered + 1
   if limit > 0 and answered >= limit and not stopping then
     stopping = true
-    -- In the background and a little later: system() ignores SIGINT in wrk until the shell has returned.
-    os.execute("(sleep 0.02; kill -INT $PPID) >/dev/null 2>&1 &")
+    local marker = io.open(done_file, "w")
+    if marker then marker:close() end
   end
 end
