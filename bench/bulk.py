@@ -48,15 +48,17 @@ def statements(dialect):
            f"WHEN i >= :n - {DUE} THEN 60 + (:n - i) "
            f"ELSE {89 * DAY}.0 * (:n - i) / :n END")
     created = moment.format(age=age)
-    status = (f"CASE WHEN i >= :n - {DUE} THEN 'pending' WHEN i % 100 = 7 AND i >= {PURGEABLE} THEN 'pending' "
+    status = (f"CASE WHEN i >= :n - {DUE} THEN 'pending' "
+              f"WHEN i % 100 = 7 AND i >= {PURGEABLE} THEN 'pending' "
               "WHEN i % 50 = 1 THEN 'failed' ELSE 'done' END")
     due = f"CASE WHEN i >= :n - {DUE} THEN {moment.format(age='60')} " \
           f"WHEN i % 100 = 7 AND i >= {PURGEABLE} THEN {moment.format(age='-3600')} ELSE {created} END"
     finished = f"CASE WHEN {status} = 'pending' THEN NULL ELSE {created} END"
     deliveries = (
-        "INSERT INTO deliveries (id, request_id, item_index, idempotency_key, destination, target, group_name, "
-        "campaign, options, payload, status, outcome, attempts, last_code, last_text, error_kind, created_at, "
-        "updated_at, next_attempt_at, retry_since, completed_at, lease_owner, lease_until) "
+        "INSERT INTO deliveries (id, request_id, item_index, idempotency_key, destination, target, "
+        "group_name, campaign, options, payload, status, outcome, attempts, last_code, last_text, "
+        "error_kind, created_at, updated_at, next_attempt_at, retry_since, completed_at, lease_owner, "
+        "lease_until) "
         f"SELECT {random_id}, {row_id}, 0, CASE WHEN i % 10 = 0 THEN 'justclick:fill-' || i END, "
         "CASE WHEN i % 4 = 0 THEN 'mailkit' ELSE 'justclick' END, 'fill-' || i || '@example.com', "
         "CASE WHEN i % 4 = 0 THEN NULL ELSE 'Main' END, NULL, '{}', "
@@ -72,9 +74,10 @@ def statements(dialect):
 INDEXES = {  # the secondary indexes' own CREATE statements, read back from the catalogue
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
               "('deliveries', 'webhook_requests') AND sql IS NOT NULL",
-    "postgresql": "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname "
-                  "JOIN pg_index x ON x.indexrelid = c.oid WHERE i.tablename IN ('deliveries', "
-                  "'webhook_requests') AND NOT x.indisprimary AND NOT x.indisunique",
+    "postgresql": "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                  "JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid "
+                  "WHERE i.tablename IN ('deliveries', 'webhook_requests') "
+                  "AND NOT x.indisprimary AND NOT x.indisunique",
 }
 
 

@@ -88,8 +88,8 @@ def scenario_backlog(procs, tmp, count, latency=0.05):
         time.sleep(0.05)
     elapsed = time.monotonic() - started
     with engine.connect() as conn:
-        done, first, last = conn.execute(text(
-            "select count(*), min(completed_at), max(completed_at) from deliveries where status = 'done'")).one()
+        done, first, last = conn.execute(text("select count(*), min(completed_at), max(completed_at) "
+                                              "from deliveries where status = 'done'")).one()
     engine.dispose()
     rss = peak_rss_mb(worker.pid)
     procs.stop(worker)

@@ -16,13 +16,17 @@ from sqlalchemy import event, text
 from bench import bulk
 from bench.procs import LOGIN, SECRET, TOKEN, pg_database
 
-REPEATS = {"accept + record": 200, "claim (32 rows)": 20, "dedup look-up": 300, "list --target": 50, "purge": 9}
+REPEATS = {"accept + record": 200, "claim (32 rows)": 20, "dedup look-up": 300, "list --target": 50,
+           "purge": 9}
 LIMIT_RATIO = 1.3
 BUDGET_SECONDS = 1.5  # per operation: a full scan of a million rows must not hold the whole run up
 
 
 def ledger_calls(app, size):
-    """{operation: call(i)}: THE adapter to the store API (store/ledger.py today); re-point after a refactor."""
+    """{operation: call(i)}: THE adapter to the store API (store/ledger.py today).
+
+    Re-point these calls after a refactor of the store; nothing else in the growth run names its API.
+    """
     from connectors.base import Result
     from store.ledger import Planned, utcnow
 

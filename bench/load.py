@@ -22,7 +22,7 @@ WRK_THREADS = 2
 
 
 def drive(port, path, requests, connections, max_seconds):
-    """{rps, p50_ms, p99_ms, errors, requests, answered} for about `requests` requests (at most max_seconds)."""
+    """{rps, p50_ms, p99_ms, errors, requests, answered} over about `requests` requests (or max_seconds)."""
     prefix = uuid.uuid4().hex[:10]
     if not shutil.which("wrk"):
         return run("127.0.0.1", port, path, connections, max_seconds, prefix, requests)
@@ -74,38 +74,38 @@ def parse_wrk(out):
             "answered": total - non_2xx}
 
 
+def _client(host, port, path, label, count_limit, deadline):
+    """One keep-alive client: [latency seconds] and the number of failed requests."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    latencies, failed, count = [], 0, 0
+    while time.monotonic() < deadline and count < count_limit:
+        count += 1
+        body = f"email={label}-{count}%40example.com"
+        started = time.monotonic()
+        try:
+            conn.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+            response = conn.getresponse()
+            response.read()
+            failed += not 200 <= response.status < 400
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            failed += 1
+        latencies.append(time.monotonic() - started)
+    conn.close()
+    return latencies, failed
+
+
 def run(url_host, url_port, path, connections, seconds, prefix=None, limit=None):
     """{rps, p50_ms, p99_ms, errors, requests, answered}: `connections` keep-alive clients posting
     distinct addresses for `seconds`, or until `limit` requests were answered."""
     prefix = prefix or uuid.uuid4().hex[:8]
-    latencies, errors = [], [0]
-    lock = threading.Lock()
     deadline = time.monotonic() + seconds
     per_client = math.ceil(limit / connections) if limit else math.inf
+    results = [None] * connections
 
     def client(n):
-        conn = http.client.HTTPConnection(url_host, url_port, timeout=30)
-        mine, count = [], 0
-        while time.monotonic() < deadline and count < per_client:
-            count += 1
-            body = f"email={prefix}-{n}-{count}%40example.com"
-            started = time.monotonic()
-            try:
-                conn.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
-                response = conn.getresponse()
-                response.read()
-                ok = 200 <= response.status < 400
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(url_host, url_port, timeout=30)
-                ok = False
-            mine.append(time.monotonic() - started)
-            if not ok:
-                with lock:
-                    errors[0] += 1
-        with lock:
-            latencies.extend(mine)
-        conn.close()
+        results[n] = _client(url_host, url_port, path, f"{prefix}-{n}", per_client, deadline)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
     started = time.monotonic()
@@ -114,7 +114,9 @@ def run(url_host, url_port, path, connections, seconds, prefix=None, limit=None)
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
+    latencies = sorted(seconds for mine, _ in results for seconds in mine)
+    errors = sum(failed for _, failed in results)
+    return {"rps": len(latencies) / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000 if latencies else 0,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0,
-            "errors": errors[0], "requests": len(latencies), "answered": len(latencies) - errors[0]}
+            "errors": errors, "requests": len(latencies), "answered": len(latencies) - errors}

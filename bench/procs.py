@@ -82,7 +82,8 @@ def wait_http(port, timeout=20):
 def upstream(procs, latency, counting=False):
     """Start bench/upstream.py; with counting, it tallies the addresses it was sent (GET /stats)."""
     port = free_port()
-    args = [sys.executable, "bench/upstream.py", str(port), str(latency), SECRET] + (["count"] if counting else [])
+    args = [sys.executable, "bench/upstream.py", str(port), str(latency), SECRET]
+    args += ["count"] if counting else []
     procs.start(args, {}, f"up-{latency}-{port}")
     wait_http(port)
     return port

@@ -59,18 +59,19 @@ def contest_table(runs):
 def header(settings):
     return ["# Benchmark results", "",
             f"Machine: {machine()}. Load: {settings['loader']}, {settings['connections']} connections, "
-            f"{settings['rounds']} rounds of {settings['requests']} requests per contender, alternating; every "
-            "request a new address. Each contender under gunicorn.conf.py (2 gthread workers x 16 threads; "
-            "worker recycling off). Figures: median (min-max) over the rounds; ratios are taken round by "
-            "round. CPU: user+system time of the gunicorn master and all its workers (/proc), divided by "
-            "the requests answered without error.", ""]
+            f"{settings['rounds']} rounds of {settings['requests']} requests per contender, alternating; "
+            "every request a new address. Each contender under gunicorn.conf.py (2 gthread workers x 16 "
+            "threads; worker recycling off). Figures: median (min-max) over the rounds; ratios are taken "
+            "round by round. CPU: user+system time of the gunicorn master and all its workers (/proc), "
+            "divided by the requests answered without error.", ""]
 
 
 def main_sections(fast, memory, slow, backlog):
     """The default run: fast upstream, 100 ms upstream, one worker's backlog, peak memory."""
     return ["## Fast upstream", "", *contest_table(fast), "",
             "## Upstream at 100 ms", "",
-            "| contender | req/s | CPU µs/request | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|",
+            "| contender | req/s | CPU µs/request | p50 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|---:|",
             f"| unsub-relay | {slow['rps']:.0f} | {slow['cpu_us']:.0f} | {slow['p50_ms']:.1f} | "
             f"{slow['p99_ms']:.1f} | {slow['errors']} |",
             "", "## Backlog drained by one worker (upstream at 50 ms)", "",

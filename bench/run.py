@@ -24,10 +24,11 @@ from bench import contest, report  # noqa: E402
 from bench.procs import ROOT, Procs  # noqa: E402
 
 DEFAULT = {"rounds": 5, "requests": 2500, "connections": 32, "slow_requests": 1500, "slow_connections": 64,
-           "backlog": 1000, "split_rounds": 2, "split_requests": 1500, "profile": 500, "growth": (10_000, 1_000_000),
-           "scaleout": 20_000, "scaleout_seconds": 6.0}
+           "backlog": 1000, "split_rounds": 2, "split_requests": 1500, "profile": 500,
+           "growth": (10_000, 1_000_000), "scaleout": 20_000, "scaleout_seconds": 6.0}
 SMOKE = {"rounds": 1, "requests": 200, "connections": 8, "slow_requests": 50, "slow_connections": 8,
-         "backlog": 50, "split_rounds": 1, "split_requests": 100, "profile": 30, "growth": (4_000, 8_000), "scaleout": 300,
+         "backlog": 50, "split_rounds": 1, "split_requests": 100, "profile": 30, "growth": (4_000, 8_000),
+         "scaleout": 300,
          "scaleout_seconds": 1.0}
 SPLITS = ((3, 8), (4, 4))  # 2 x 16 is the default run's own table
 
@@ -42,7 +43,8 @@ def parse_args(argv):
                         help="CPU per stage over N webhooks (default 500)")
     parser.add_argument("--splits", action="store_true", help="compare 2x16, 3x8, 4x4 workers x threads")
     parser.add_argument("--growth", action="store_true", help="ledger costs at 10k and 1M rows")
-    parser.add_argument("--scaleout", action="store_true", help="backlog drained by 1, 2, 4 workers (PostgreSQL)")
+    parser.add_argument("--scaleout", action="store_true",
+                        help="a backlog drained by 1, 2, 4 workers (PostgreSQL)")
     args = parser.parse_args(argv)
     if args.all:
         args.splits = args.growth = args.scaleout = True
@@ -78,7 +80,8 @@ def sections(args, settings, procs, tmp):
 
 def main(argv=None):
     args = parse_args(argv)
-    settings = {**(SMOKE if args.smoke else DEFAULT), "loader": "wrk" if shutil.which("wrk") else "bench/load.py"}
+    loader = "wrk" if shutil.which("wrk") else "bench/load.py"
+    settings = {**(SMOKE if args.smoke else DEFAULT), "loader": loader}
     tmp = tempfile.mkdtemp(prefix="unsub-bench-")
     procs = Procs(tmp)
     started = time.monotonic()

@@ -14,7 +14,7 @@ import time
 
 from bench import cpu
 from bench.contest import fill_backlog
-from bench.procs import migrate, peak_rss_mb, pg_database, service_env, upstream
+from bench.procs import peak_rss_mb, pg_database, service_env, upstream
 
 PHASES = (1, 2, 4)
 LATENCY = 0.05
@@ -78,11 +78,23 @@ def ledger_counts(url):
         engine.dispose()
 
 
+def _migrate(url):
+    """`flask db upgrade`, in this process (a subprocess would import the app again)."""
+    from settings import database_url
+    from store.db import make_engine, upgrade
+
+    engine = make_engine(database_url({"DATABASE_URL": url}, "instance"))
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def run(procs, backlog, window):
     """([phase results], upstream stats, ledger counts, fill seconds)."""
     url, drop = pg_database()
     try:
-        migrate(url)
+        _migrate(url)
         up = upstream(procs, LATENCY, counting=True)
         env = service_env(up, url, 0)
         started = time.monotonic()
@@ -99,8 +111,9 @@ def section(procs, backlog, window):
     phases, sent, ledger, filled = run(procs, backlog, window)
     single = phases[0]["rate"] or 1.0
     lines = [f"## Scale-out: a backlog of {backlog:,} on PostgreSQL, upstream at {LATENCY * 1000:.0f} ms", "",
-             f"`flask worker` processes (WORKER_CONCURRENCY={CONCURRENCY}) one after another on the same backlog; "
-             f"each rate over {window:.0f} s after its first delivery, the last phase drains the rest. "
+             f"`flask worker` processes (WORKER_CONCURRENCY={CONCURRENCY}) one after another on the same "
+             f"backlog; each rate over {window:g} s after its first delivery, the last phase drains the "
+             "rest. "
              f"Queued through the ledger in {filled:.1f} s.", "",
              "| workers | deliveries/s | vs 1 worker | worker CPU µs/delivery | peak RSS MB (largest) |",
              "|---:|---:|---:|---:|---:|"]

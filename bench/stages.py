@@ -103,7 +103,8 @@ def _app(up_port, tmp):
     from app import create_app
     from store.db import upgrade
     app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
-                      "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/", "WEBHOOK_TOKENS": TOKEN,
+                      "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/",
+                      "WEBHOOK_TOKENS": TOKEN,
                       "DATABASE_URL": f"sqlite:///{tmp}/profile.sqlite3"})
     upgrade(app.extensions["ledger"].engine)
     return app

@@ -28,9 +28,9 @@ WRK_OUT = """Running 1s test @ http://127.0.0.1:1/hook
 @pytest.mark.slow
 def test_benchmark_smoke(tmp_path):
     out = tmp_path / "RESULTS.md"
+    path = f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"
     run = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"})
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": path})
     assert run.returncode == 0, run.stderr[-3000:]
     report_text = out.read_text()
     rows = {}
@@ -68,7 +68,8 @@ def test_tree_cpu_counts_children_and_reaped_grandchildren():
     burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
     parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time\n"
                                f"subprocess.run([sys.executable, '-c', {burn!r}])\n"
-                               "print('reaped', flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True)
+                               "print('reaped', flush=True)\ntime.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout.readline().strip() == "reaped"
         assert cpu.tree(parent.pid) == [parent.pid]  # the grandchild is gone: its time is the parent's cutime
@@ -174,7 +175,8 @@ def test_full_scan(plan, verdict):
 
 @pytest.mark.parametrize("statement, shown", [
     ("SELECT a\n FROM t WHERE id IN (?, ?, ?)", "SELECT a FROM t WHERE id IN (?, ...)"),
-    ("UPDATE t SET a=1 WHERE t.id IN (%(id_1_1)s::VARCHAR, %(id_1_2)s::VARCHAR)", "UPDATE t SET a=1 WHERE t.id IN (..., ...)"),
+    ("UPDATE t SET a=1 WHERE t.id IN (%(id_1_1)s::VARCHAR, %(id_1_2)s::VARCHAR)",
+     "UPDATE t SET a=1 WHERE t.id IN (..., ...)"),
     ("SELECT 1 WHERE x = %(x)s", "SELECT 1 WHERE x = %(x)s"),
 ], ids=["sqlite-in-list", "pg-in-list", "nothing-to-collapse"])
 def test_statement_shape(statement, shown):
