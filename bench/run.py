@@ -84,12 +84,14 @@ def main(argv=None):
     settings = {**(SMOKE if args.smoke else DEFAULT), "loader": loader}
     tmp = tempfile.mkdtemp(prefix="unsub-bench-")
     procs = Procs(tmp)
-    started = time.monotonic()
+    started, load_before = time.monotonic(), os.getloadavg()[0]
     try:
         lines = report.header(settings) + sections(args, settings, procs, tmp)
     finally:
         procs.stop_all()
-    text = "\n".join(lines) + f"\nTotal benchmark time: {time.monotonic() - started:.0f} s.\n"
+    text = "\n".join(lines) + (f"\nTotal benchmark time: {time.monotonic() - started:.0f} s. Load average "
+                                f"(1 min) before the run: {load_before:.1f} (other processes; near 0 when the "
+                                f"machine is idle), at the end: {os.getloadavg()[0]:.1f} (the bench's own too).\n")
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
