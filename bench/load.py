@@ -30,7 +30,7 @@ def drive(port, path, requests, connections, max_seconds):
     with tempfile.TemporaryDirectory(prefix="unsub-wrk-") as tmp:
         done = os.path.join(tmp, "done")
         wrk = subprocess.Popen(
-            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s", "--latency",
+            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s", "--timeout", "10s", "--latency",
              "-s", "bench/unsub.lua", f"http://127.0.0.1:{port}{path}"], cwd=ROOT, stdout=subprocess.PIPE,
             text=True, env={**os.environ, "BENCH_PREFIX": prefix, "BENCH_PER_THREAD": str(per_thread),
                             "BENCH_DONE": done})

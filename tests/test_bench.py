@@ -183,6 +183,18 @@ def test_statement_shape(statement, shown):
     assert growth.shape(statement) == shown
 
 
+@pytest.mark.parametrize("small, large, cell", [
+    ((1.0, 1.0), (1.2, 1.1), "1.20x (1.10x) |"),
+    ((1.0, 1.0), (2.0, 1.1), "2.00x (1.10x) |"),  # a noisy median alone does not fail it
+    ((1.0, 1.0), (2.0, 1.5), "2.00x (1.50x) **over** |"),
+], ids=["flat", "noisy-median", "over"])
+def test_growth_ratio_cells(small, large, cell):
+    results = {(kind, size): {op: figures for op in growth.REPEATS}
+               for kind in ("sqlite", "postgresql") for size, figures in ((10, small), (20, large))}
+    row = next(line for line in growth.render(results, {}, (10, 20), []) if line.startswith("| purge"))
+    assert row.endswith(" " + cell)
+
+
 def _filled_ledger_behaves(kind, monkeypatch):
     """The bulk fill is what the ledger itself reads: due rows claimable, targets found, old rows purged."""
     size = bulk.PURGEABLE + bulk.DUE + 1000
