@@ -51,10 +51,11 @@ def scenario_fast(procs, tmp, settings, split=(2, 16)):
     return runs, memory
 
 
-def scenario_slow(procs, tmp, requests, connections, latency=0.1):
+def scenario_slow(procs, tmp, requests, connections, split=(2, 16), latency=0.1):
     """unsub-relay alone against an upstream that takes 100 ms."""
     up = upstream(procs, latency)
-    proc, port, path = start_contenders(procs, ["unsub-relay"], up, sqlite_db(tmp, "slow"))["unsub-relay"]
+    running = start_contenders(procs, ["unsub-relay"], up, sqlite_db(tmp, "slow"), split)
+    proc, port, path = running["unsub-relay"]
     drive(port, path, connections, connections, max_seconds=5)
     result = measured_round(proc.pid, port, path, requests, connections)
     procs.stop(proc)

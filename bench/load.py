@@ -29,11 +29,11 @@ def drive(port, path, requests, connections, max_seconds):
     per_thread = math.ceil(requests / WRK_THREADS)
     with tempfile.TemporaryDirectory(prefix="unsub-wrk-") as tmp:
         done = os.path.join(tmp, "done")
-        wrk = subprocess.Popen(
-            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s", "--timeout", "10s", "--latency",
-             "-s", "bench/unsub.lua", f"http://127.0.0.1:{port}{path}"], cwd=ROOT, stdout=subprocess.PIPE,
-            text=True, env={**os.environ, "BENCH_PREFIX": prefix, "BENCH_PER_THREAD": str(per_thread),
-                            "BENCH_DONE": done})
+        command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s",
+                   "--timeout", "10s", "--latency", "-s", "bench/unsub.lua", f"http://127.0.0.1:{port}{path}"]
+        wrk = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "BENCH_PREFIX": prefix, "BENCH_PER_THREAD": str(per_thread),
+                                    "BENCH_DONE": done})
         out = _stop_when_done(wrk, done)
     return parse_wrk(out)
 

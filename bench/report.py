@@ -60,8 +60,9 @@ def header(settings):
     return ["# Benchmark results", "",
             f"Machine: {machine()}. Load: {settings['loader']}, {settings['connections']} connections, "
             f"{settings['rounds']} rounds of {settings['requests']} requests per contender, alternating; "
-            "every request a new address. Each contender under gunicorn.conf.py (2 gthread workers x 16 "
-            "threads; worker recycling off). Figures: median (min-max) over the rounds; ratios are taken "
+            "every request a new address. Each contender under gunicorn.conf.py "
+            "(%d gthread workers x %d threads; worker recycling off). " % settings.get("split", (2, 16)) +
+            "Figures: median (min-max) over the rounds; ratios are taken "
             "round by round. CPU: user+system time of the gunicorn master and all its workers (/proc), "
             "divided by the requests answered without error.", ""]
 

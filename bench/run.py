@@ -28,7 +28,7 @@ DEFAULT = {"rounds": 5, "requests": 2500, "connections": 32, "slow_requests": 15
            "growth": (10_000, 1_000_000), "scaleout": 20_000, "scaleout_seconds": 6.0}
 SMOKE = {"rounds": 1, "requests": 200, "connections": 8, "slow_requests": 50, "slow_connections": 8,
          "backlog": 50, "split_rounds": 1, "split_requests": 100, "profile": 30, "growth": (4_000, 8_000),
-         "scaleout": 300,
+         "scaleout": 300, "split": (1, 8),  # one worker each: half the app imports
          "scaleout_seconds": 1.0}
 SPLITS = ((3, 8), (4, 4))  # 2 x 16 is the default run's own table
 
@@ -58,8 +58,10 @@ def sections(args, settings, procs, tmp):
     """Markdown lines of every section asked for, in the order they run."""
     lines = []
     if not args.only:
-        fast, memory = contest.scenario_fast(procs, tmp, settings)
-        slow = contest.scenario_slow(procs, tmp, settings["slow_requests"], settings["slow_connections"])
+        split = settings.get("split", (2, 16))
+        fast, memory = contest.scenario_fast(procs, tmp, settings, split)
+        slow = contest.scenario_slow(procs, tmp, settings["slow_requests"], settings["slow_connections"],
+                                     split)
         backlog = contest.scenario_backlog(procs, tmp, settings["backlog"])
         lines += report.main_sections(fast, memory, slow, backlog)
     if args.splits:
@@ -89,9 +91,10 @@ def main(argv=None):
         lines = report.header(settings) + sections(args, settings, procs, tmp)
     finally:
         procs.stop_all()
-    text = "\n".join(lines) + (f"\nTotal benchmark time: {time.monotonic() - started:.0f} s. Load average "
-                                f"(1 min) before the run: {load_before:.1f} (other processes; near 0 when the "
-                                f"machine is idle), at the end: {os.getloadavg()[0]:.1f} (the bench's own too).\n")
+    text = "\n".join(lines) + (
+        f"\nTotal benchmark time: {time.monotonic() - started:.0f} s. Load average (1 min) before the run: "
+        f"{load_before:.1f} (other processes; near 0 when the machine is idle), at the end: "
+        f"{os.getloadavg()[0]:.1f} (the bench's own too).\n")
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
