@@ -1,20 +1,42 @@
-"""A fast fake JustClick upstream on asyncio: signed answers, optional fixed latency, keep-alive."""
+"""A fast fake JustClick upstream on asyncio: signed answers, optional fixed latency, keep-alive.
+
+    python bench/upstream.py PORT LATENCY SECRET [count]
+
+With `count`, it tallies the addresses (lead_email) it is sent, and `GET /stats` answers
+{"received", "distinct", "twice"}: what the scale-out run checks nothing was sent twice.
+"""
 
 import asyncio
+import collections
 import hashlib
 import json
 import sys
+from urllib.parse import parse_qs
 
 
 def answer(secret):
     text = "OK"
     body = json.dumps({"error_code": 0, "error_text": text,
                        "hash": hashlib.md5(f"0::{text}::{secret}".encode()).hexdigest()}).encode()
+    return http_answer(body)
+
+
+def http_answer(body):
     return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
             + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
-async def handle(reader, writer, reply, latency):
+def stats(tally):
+    """The tally's summary: requests received, distinct addresses, addresses received more than once."""
+    return {"received": sum(tally.values()), "distinct": len(tally),
+            "twice": sum(1 for seen in tally.values() if seen > 1)}
+
+
+def lead_email(body):
+    return parse_qs(body.decode("ascii", "replace")).get("lead_email", [""])[0]
+
+
+async def handle(reader, writer, reply, latency, tally):
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -22,8 +44,13 @@ async def handle(reader, writer, reply, latency):
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
+            if tally is not None and head.startswith(b"GET /stats"):
+                writer.write(http_answer(json.dumps(stats(tally)).encode()))
+                await writer.drain()
+                continue
+            if tally is not None:
+                tally[lead_email(body)] += 1
             if latency:
                 await asyncio.sleep(latency)
             writer.write(reply)
@@ -34,9 +61,10 @@ async def handle(reader, writer, reply, latency):
         writer.close()
 
 
-async def main(port, latency, secret):
+async def main(port, latency, secret, counting):
     reply = answer(secret)
-    server = await asyncio.start_server(lambda r, w: handle(r, w, reply, latency), "127.0.0.1", port,
+    tally = collections.Counter() if counting else None
+    server = await asyncio.start_server(lambda r, w: handle(r, w, reply, latency, tally), "127.0.0.1", port,
                                         backlog=1024)
     print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
@@ -44,4 +72,4 @@ async def main(port, latency, secret):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]))
+    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4:] == ["count"]))

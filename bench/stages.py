@@ -1,0 +1,203 @@
+"""Where one webhook's time goes, stage by stage (`python bench/run.py --profile [N]`).
+
+The app runs in this process (no production code edited): N webhooks, every one a new address, go
+through Flask's test client to a fast fake JustClick (bench/upstream.py) and a SQLite ledger, under
+cProfile. A stage's time is the cumulative time of the production functions mapped to it in STAGES,
+counting only calls from outside the stage, so a stage never counts one call twice.
+
+cProfile runs on its usual wall clock: a CPU clock costs 1.7 µs per read on this VM, several per
+function call, and would distort the stages far more. What is not CPU is taken out: the wait for the
+upstream's answer (own time of socket reads) is shown apart from send. Each stage's CPU is then
+estimated as its share of the profiled request times the unprofiled CPU per webhook (thread time).
+
+After a refactor, update STAGES: a mapped name that no longer resolves or never ran is reported as 0
+and listed in a warning.
+"""
+
+import cProfile
+import importlib
+import inspect
+import logging
+import os
+import pstats
+import tempfile
+import time
+
+from bench.procs import LOGIN, SECRET, TOKEN, upstream
+
+# stage -> production functions, "module:qualified name". Order: as a webhook meets them.
+STAGES = {
+    "auth": ["webhooks.auth:authorize"],
+    "parse": ["webhooks.intake:parse", "schemas.inbound:read_items", "schemas.inbound:canonical"],
+    "validation": ["webhooks.routes:validated"],
+    "ledger accept": ["store.ledger:Ledger.accept"],
+    "send (sign, post, read)": ["connectors.justclick:JustClick.body", "connectors.base:Connector.post"],
+    "verify": ["connectors.justclick:JustClick._verified"],
+    "ledger record": ["store.ledger:Ledger.record"],
+    "answer": ["webhooks.answers:build", "webhooks.answers:respond"],
+    "logging": ["webhooks.logs:webhook_line"],
+}
+VIEW, REQUEST = "webhooks.routes:hook", "flask.app:Flask.wsgi_app"
+# Blocking reads of the upstream's answer: waiting, not CPU (the ledger is SQLite, no socket).
+SOCKET_READ = ("~", 0, "<method 'recv_into' of '_socket.socket' objects>")
+TOP_FUNCTIONS = 12
+
+
+def code_key(qualified):
+    """pstats' key (file, first line, name) of 'module:Class.function', or None when it does not resolve."""
+    module, _, qualname = qualified.partition(":")
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    code = getattr(inspect.unwrap(found), "__code__", None)
+    return (code.co_filename, code.co_firstlineno, code.co_name) if code else None
+
+
+def stage_seconds(stats, keys):
+    """Cumulative seconds of `keys` in pstats' raw stats, counting only entries from outside `keys`."""
+    total = 0.0
+    for key in keys:
+        if key not in stats:
+            continue
+        _, _, _, cumulative, callers = stats[key]
+        if not callers:  # a root of the profile
+            total += cumulative
+        total += sum(times[3] for caller, times in callers.items() if caller not in keys)
+    return total
+
+
+def attribute(stats, stages):
+    """({stage: seconds}, [mapped names that do not resolve or never ran])."""
+    seconds, missing = {}, []
+    for stage, names in stages.items():
+        keys = set()
+        for name in names:
+            key = code_key(name)
+            if key is None or key not in stats:
+                missing.append(name)
+            else:
+                keys.add(key)
+        seconds[stage] = stage_seconds(stats, keys)
+    return seconds, missing
+
+
+class _Discard:
+    """A stream that takes every log line and keeps none."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def _app(up_port, tmp):
+    # Log lines are formatted and handled as in production, then dropped: a handler set before the
+    # app's init_logging is kept by it (under pytest, its capture handler plays that part).
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=_Discard(), level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app import create_app
+    from store.db import upgrade
+    app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
+                      "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/",
+                      "WEBHOOK_TOKENS": TOKEN,
+                      "DATABASE_URL": f"sqlite:///{tmp}/profile.sqlite3"})
+    upgrade(app.extensions["ledger"].engine)
+    return app
+
+
+def _post_many(client, count, prefix):
+    """Post `count` webhooks with new addresses; returns how many were not answered 200."""
+    failures = 0
+    for i in range(count):
+        answer = client.post(f"/hooks/justclick?token={TOKEN}", data=f"email={prefix}-{i}%40example.com",
+                             content_type="application/x-www-form-urlencoded")
+        failures += answer.status_code != 200
+    return failures
+
+
+def _cpu_in_request(app):
+    """Wrap the app's WSGI entry (in the bench only) to add up its thread CPU time, unprofiled."""
+    spent = [0.0]
+    inner = app.wsgi_app
+
+    def timed(environ, start_response):
+        started = time.thread_time()
+        try:
+            return inner(environ, start_response)
+        finally:
+            spent[0] += time.thread_time() - started
+    app.wsgi_app = timed
+    return spent, lambda: setattr(app, "wsgi_app", inner)
+
+
+def measure(app, count):
+    """(unprofiled CPU seconds per request, raw pstats, failures)."""
+    client = app.test_client()
+    failures = _post_many(client, min(count, 100), "warm")
+    spent, unwrap = _cpu_in_request(app)
+    failures += _post_many(client, count, "plain")
+    unwrap()
+    profiler = cProfile.Profile()
+    profiler.runcall(_post_many, client, count, "profiled")
+    stats = pstats.Stats(profiler)
+    return spent[0] / count, stats, failures
+
+
+def section(procs, count):
+    """Markdown lines: time per stage per webhook, the top functions, and a warning for stale names."""
+    with tempfile.TemporaryDirectory(prefix="unsub-profile-") as tmp:
+        app = _app(upstream(procs, 0.0), tmp)
+        try:
+            plain, stats, failures = measure(app, count)
+        finally:
+            app.extensions["ledger"].close()
+    raw = stats.stats
+    seconds, missing = attribute(raw, STAGES)
+    frame, _ = attribute(raw, {"request": [REQUEST], "view": [VIEW]})
+    frame["wait"] = raw[SOCKET_READ][2] if SOCKET_READ in raw else 0.0
+    per = 1e6 / count
+    table = stage_rows({k: v * per for k, v in seconds.items()}, {k: v * per for k, v in frame.items()},
+                       plain * 1e6)
+    return render(count, plain * 1e6, table, missing, failures, top_functions(stats))
+
+
+def stage_rows(stages_us, frame_us, cpu_us):
+    """[(row, profiled µs, share, estimated CPU µs)]: the stages, the upstream wait apart, the rest."""
+    busy = frame_us["request"] - frame_us["wait"]  # the profiled request without the upstream's time
+    rows = [(stage, spent - (frame_us["wait"] if stage.startswith("send") else 0.0))
+            for stage, spent in stages_us.items()]
+    rows += [("rest of the view (routing glue)", frame_us["view"] - sum(stages_us.values())),
+             ("Flask and Werkzeug around the view", frame_us["request"] - frame_us["view"])]
+    table = [(name, spent, spent / busy if busy > 0 else 0.0) for name, spent in rows]
+    table = [(name, spent, share, share * cpu_us) for name, spent, share in table]
+    return table + [("(not CPU) waiting for the upstream's answer", frame_us["wait"], None, None)]
+
+
+def top_functions(stats, limit=TOP_FUNCTIONS):
+    """[(seconds of own time, 'file:line(name)')] of the functions with the most own time."""
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:limit]
+    return [(own, f"{os.path.relpath(key[0]) if key[0].startswith('/') else key[0]}:{key[1]}({key[2]})")
+            for key, (_, _, own, _, _) in rows]
+
+
+def render(count, cpu_us, table, missing, failures, top):
+    per = 1e6 / count
+    lines = [f"## Time per stage ({count} webhooks in-process, cProfile)", "",
+             f"Unprofiled CPU per webhook inside the WSGI app: {cpu_us:.0f} µs (thread time). Estimated CPU "
+             "= the stage's share of the profiled request (upstream wait excluded) x that figure. "
+             f"Failures: {failures}.", "",
+             "| stage | profiled µs | share | estimated CPU µs |", "|---|---:|---:|---:|"]
+    for name, spent, share, estimate in table:
+        lines.append(f"| {name} | {spent:.0f} | {share:.0%} | {estimate:.0f} |" if share is not None else
+                     f"| {name} | {spent:.0f} | - | - |")
+    lines += ["", "Most own time (profiled):", "", "| µs per webhook | function |", "|---:|---|"]
+    lines += [f"| {own * per:.0f} | `{where}` |" for own, where in top]
+    if missing:
+        lines += ["", "WARNING: mapped in bench/stages.py STAGES but never ran (update the map): "
+                  + ", ".join(missing)]
+    return lines + [""]
