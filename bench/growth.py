@@ -28,9 +28,11 @@ def ledger_calls(app, size):
     Re-point these calls after a refactor of the store; nothing else in the growth run names its API.
     """
     from connectors.base import Result
-    from store.ledger import Planned, utcnow
+    from store import utcnow
+    from store.ledger import Planned, Sent
 
-    ledger = app.extensions["ledger"]
+    store = app.extensions["delivery"].store
+    ledger, queries = store.ledger, store.queries
     run = uuid.uuid4().hex[:8]
 
     def plan(target):
@@ -38,21 +40,21 @@ def ledger_calls(app, size):
 
     def accept_record(i):
         owner = f"{run}{i}"
-        _, placed = ledger.accept([plan(f"new-{run}-{i}@example.com")], lease_owner=owner, lease_seconds=60)
-        ledger.record([(placed[0], Result("justclick", "unsubscribed", "0", "OK"))], owner)
+        _, placed = ledger.accept([plan(f"new-{run}-{i}@example.com")], lease_owner=owner)
+        ledger.record([Sent(placed[0], Result("justclick", "unsubscribed", "0", "OK"), utcnow(), 1, "web")], owner)
 
     def dedup(i):  # the look-up accept makes for every plan, on a recent address (a hit)
-        with ledger.engine.connect() as conn:
-            ledger._duplicate(conn, plan(bulk.existing_target(size - 1 - i % 100)), utcnow())
+        with store.writer.reading() as conn:
+            ledger._place(conn, plan(bulk.existing_target(size - 1 - i % 100)), utcnow(), 600)
 
     return {
         "accept + record": accept_record,
-        "claim (32 rows)": lambda i: ledger.claim(f"{run}w{i}", 32, 60),
+        "claim (32 rows)": lambda i: ledger.claim(f"{run}w{i}", 32, ["justclick", "mailkit"]),
         "dedup look-up": dedup,
         # Case-insensitive, as an operator types it.
-        "list --target": lambda i: ledger.find(target=bulk.existing_target(size // 2 + i).upper(), limit=100),
+        "list --target": lambda i: queries.find(target=bulk.existing_target(size // 2 + i).upper(), limit=100),
         # Ten slices of the 90-100-day-old rows: each call removes about a tenth of them.
-        "purge": lambda i: ledger.purge((99 - i) * bulk.DAY),
+        "purge": lambda i: queries.purge((99 - i) * bulk.DAY),
     }
 
 
@@ -129,25 +131,23 @@ def time_operations(app, size, catcher=None):
 def measure(kind, size, tmp, explain):
     """({operation: [seconds]}, fill seconds, plans or None) for one database kind at one size."""
     from app import create_app
-    from store.db import upgrade
-    from store.ledger import utcnow
+    from store import utcnow
 
     if kind == "sqlite":
         url, drop = f"sqlite:///{tmp}/growth-{size}.sqlite3", (lambda: None)
     else:
         url, drop = pg_database()
     app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
-                      "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": url})
-    ledger = app.extensions["ledger"]
+                      "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": url, "JUSTCLICK_MAX_RATE": "0"})
+    store = app.extensions["delivery"].store  # migrated by create_app (AUTO_MIGRATE)
     try:
-        upgrade(ledger.engine)
-        ledger.engine.dispose()
-        filled = bulk.fill(ledger.engine, size, utcnow())
-        catcher = Statements(ledger.engine) if explain else None
+        store.engine.dispose()
+        filled = bulk.fill(store.engine, size, utcnow())
+        catcher = Statements(store.engine) if explain else None
         timings = time_operations(app, size, catcher)
         plans = catcher.explain() if catcher else None
     finally:
-        ledger.close()
+        store.close()
         drop()
     return timings, filled, plans
 

@@ -29,12 +29,12 @@ from bench.procs import LOGIN, SECRET, TOKEN, upstream
 STAGES = {
     "auth": ["webhooks.auth:authorize"],
     "parse": ["webhooks.intake:parse", "schemas.inbound:read_items", "schemas.inbound:canonical"],
-    "validation": ["webhooks.routes:validated"],
+    "validation": ["delivery.planning:make_plan"],
     "ledger accept": ["store.ledger:Ledger.accept"],
     "send (sign, post, read)": ["connectors.justclick:JustClick.body", "connectors.base:Connector.post"],
     "verify": ["connectors.justclick:JustClick._verified"],
     "ledger record": ["store.ledger:Ledger.record"],
-    "answer": ["webhooks.answers:build", "webhooks.answers:respond"],
+    "answer": ["delivery.answer:answer_of", "webhooks.answers:respond"],
     "logging": ["webhooks.logs:webhook_line"],
 }
 VIEW, REQUEST = "webhooks.routes:hook", "flask.app:Flask.wsgi_app"
@@ -101,13 +101,10 @@ def _app(up_port, tmp):
         logging.basicConfig(stream=_Discard(), level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from app import create_app
-    from store.db import upgrade
-    app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
-                      "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/",
-                      "WEBHOOK_TOKENS": TOKEN,
-                      "DATABASE_URL": f"sqlite:///{tmp}/profile.sqlite3"})
-    upgrade(app.extensions["ledger"].engine)
-    return app
+    return create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
+                       "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/",
+                       "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": f"sqlite:///{tmp}/profile.sqlite3",
+                       "JUSTCLICK_MAX_RATE": "0", "HOOK_RATE_LIMIT": "1000000 per minute"})
 
 
 def _post_many(client, count, prefix):
@@ -155,7 +152,7 @@ def section(procs, count):
         try:
             plain, stats, failures = measure(app, count)
         finally:
-            app.extensions["ledger"].close()
+            app.extensions["delivery"].store.close()
     raw = stats.stats
     seconds, missing = attribute(raw, STAGES)
     frame, _ = attribute(raw, {"request": [REQUEST], "view": [VIEW]})

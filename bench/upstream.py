@@ -49,7 +49,7 @@ async def handle(reader, writer, reply, latency, tally):
                 writer.write(http_answer(json.dumps(stats(tally)).encode()))
                 await writer.drain()
                 continue
-            if tally is not None:
+            if tally is not None and head.startswith(b"POST"):  # GETs are the harness asking if it is up
                 tally[lead_email(body)] += 1
             if latency:
                 await asyncio.sleep(latency)

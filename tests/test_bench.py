@@ -201,10 +201,10 @@ def _filled_ledger_behaves(kind, monkeypatch):
     seen = {}
 
     def inspect(app, _size, catcher=None):
-        ledger = app.extensions["ledger"]
-        seen["claimed"] = len(ledger.claim("test", 5000, 60))
-        seen["found"] = len(ledger.find(target=bulk.existing_target(size // 2).upper()))
-        seen["purged"] = ledger.purge(90 * bulk.DAY)
+        store = app.extensions["delivery"].store
+        seen["claimed"] = len(store.ledger.claim("test", 5000, ["justclick", "mailkit"]))
+        seen["found"] = len(store.queries.find(target=bulk.existing_target(size // 2).upper()))
+        seen["purged"] = store.queries.purge(90 * bulk.DAY)
         return {}
     monkeypatch.setattr(growth, "time_operations", inspect)
     with tempfile.TemporaryDirectory() as tmp:
