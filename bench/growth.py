@@ -138,7 +138,8 @@ def measure(kind, size, tmp, explain):
     else:
         url, drop = pg_database()
     app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
-                      "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": url, "JUSTCLICK_MAX_RATE": "0"})
+                      "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": url,
+                      "JUSTCLICK_MAX_RATE": "0", "MAILKIT_MAX_RATE": "0"})
     store = app.extensions["delivery"].store  # migrated by create_app (AUTO_MIGRATE)
     try:
         store.engine.dispose()

@@ -100,7 +100,7 @@ def service_env(up_port, db_url, port, split=(2, 16)):
             "GUNICORN_THREADS": str(split[1]), "GUNICORN_CMD_ARGS": NO_RECYCLING,
             # The benchmark measures the service, not its guards against vendors and callers: no delivery
             # rate (10/s by default) and a credential limit no load reaches.
-            "JUSTCLICK_MAX_RATE": "0", "HOOK_RATE_LIMIT": "100000000 per minute"}
+            "JUSTCLICK_MAX_RATE": "0", "MAILKIT_MAX_RATE": "0", "HOOK_RATE_LIMIT": "100000000 per minute"}
 
 
 def start_contenders(procs, names, up_port, db_url, split=(2, 16)):
