@@ -28,7 +28,8 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from bench.run import TOKEN, Procs, children, free_port, migrate, service_env, upstream, wait_http  # noqa: E402
+from bench.cpu import children  # noqa: E402
+from bench.procs import TOKEN, Procs, free_port, migrate, service_env, upstream, wait_http  # noqa: E402
 
 
 class Trickler:
