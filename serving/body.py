@@ -83,7 +83,10 @@ def read_whole(environ, max_bytes, seconds):
     """The request body as bytes, read to its end; Refused if too large, too slow, cut short or garbled."""
     length = declared_length(environ, max_bytes)
     stream = environ.get("wsgi.input")
-    if stream is None or length == 0:
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    # Neither a length nor chunks: no body (RFC 9112 6.3). Reading to the end would wait for a client that
+    # keeps its connection open (werkzeug's server hands over the raw socket).
+    if stream is None or length == 0 or (length is None and not chunked):
         return b""
     parts, received, deadline = [], 0, time.monotonic() + seconds
     try:

@@ -70,10 +70,37 @@ def browser():
         with ThreadPoolExecutor(len(lang)) as pool:
             return list(pool.map(lambda wanted: start(*wanted), lang))
     yield open_browser
-    with ThreadPoolExecutor(max(len(drivers), 1)) as pool:
-        list(pool.map(lambda driver: driver.quit(), drivers))
+    for driver in drivers:
+        close(driver)
     for profile in profiles:
         profile.cleanup()
+
+
+def close(driver, seconds=10):
+    """Quit a browser, bounded: a Chromium that stopped answering chromedriver would hang quit() forever
+    (seen on a loaded machine), so after `seconds` the driver and every browser process it started are killed."""
+    import signal
+
+    quitting = threading.Thread(target=driver.quit, daemon=True)
+    quitting.start()
+    quitting.join(seconds)
+    process = getattr(driver.service, "process", None)
+    if quitting.is_alive() and process is not None:
+        for pid in _descendants(process.pid) + [process.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _descendants(pid):
+    """Every process below `pid` (from /proc), deepest first."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+    return [grandchild for child in children for grandchild in _descendants(child)] + children
 
 
 def screenshot(driver, name):

@@ -6,6 +6,9 @@ from app import create_app
 from tests.fakes import JustClickFake, MailkitFake
 
 TOKEN = "tok-primary-0123456789"
+# Every table a PostgreSQL test may have left rows in (a breaker left open would starve the next test).
+TRUNCATE_ALL = ("TRUNCATE attempts, deliveries, webhook_requests, destination_gates, alerts, worker_heartbeats, "
+                "operator_log")
 
 
 def store_of(app):
@@ -30,6 +33,19 @@ def mailkit():
     fake = MailkitFake().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def reap_spawned():
+    """Whatever a test spawned (tests/test_processes.py spawn) and did not stop is killed when it ends: a
+    worker left running would take rows from the next test's database."""
+    from tests.test_processes import SPAWNED
+    yield
+    while SPAWNED:
+        proc = SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 @pytest.fixture(autouse=True)
@@ -162,7 +178,7 @@ def store_env(request, env):
     import psycopg
     url = request.getfixturevalue("pg_database")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE attempts, deliveries, webhook_requests")
+        conn.execute(TRUNCATE_ALL)
     return {**env, "DATABASE_URL": url}
 
 

@@ -11,6 +11,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from tests.browser import close
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,7 +44,7 @@ def chromium():
     try:
         yield driver
     finally:
-        driver.quit()
+        close(driver)  # bounded: a wedged Chromium cannot hang the suite
         shutil.rmtree(profile, ignore_errors=True)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from store.ledger import Planned
 from store.models import DELIVERIES
-from tests.conftest import TOKEN, FakeClock, make_worker, store_of
+from tests.conftest import TRUNCATE_ALL, TOKEN, FakeClock, make_worker, store_of
 from tests.helpers import post
 from tests.test_processes import spawn, wait_for
 
@@ -104,7 +104,7 @@ def test_the_web_first_attempt_keeps_to_the_rate(gated, justclick):
 def test_two_worker_processes_share_one_breaker_and_one_rate(pg_database, env, justclick, tmp_path):
     import psycopg
     with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE attempts, deliveries, webhook_requests, destination_gates")
+        conn.execute(TRUNCATE_ALL)
     pg = {**env, "DATABASE_URL": pg_database, "JUSTCLICK_MAX_RATE": "20", "RETRY_BASE_SECONDS": "1",
           "BREAKER_FAILURES": "3", "WORKER_CONCURRENCY": "8"}
     from app import create_app

@@ -13,10 +13,11 @@ import requests
 from sqlalchemy import func, select
 
 from store.models import DELIVERIES
-from tests.conftest import make_worker, store_of
+from tests.conftest import TRUNCATE_ALL, make_worker, store_of
 from tests.helpers import TOKEN, post
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPAWNED = []
 pytestmark = pytest.mark.slow
 
 
@@ -30,8 +31,10 @@ def spawn(line, env, tmp_path, name):
     bindir = os.path.dirname(sys.executable)
     full = {**os.environ, **env, "PATH": f"{bindir}:{os.environ['PATH']}", "FLASK_APP": "app"}
     with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(["bash", "-c", f"exec {line.strip()}"], cwd=ROOT, env=full,
+        proc = subprocess.Popen(["bash", "-c", f"exec {line.strip()}"], cwd=ROOT, env=full,
                                 stdout=log, stderr=subprocess.STDOUT)
+    SPAWNED.append(proc)  # killed after the test if it is still running (conftest.reap_spawned)
+    return proc
 
 
 def wait_for(predicate, timeout=30.0, every=0.05):
@@ -147,7 +150,7 @@ def test_two_workers_on_postgres_never_send_twice(request, pg_database, env, jus
     from app import create_app
     import psycopg
     with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute("TRUNCATE attempts, deliveries, webhook_requests")
+        conn.execute(TRUNCATE_ALL)
     pg_env = {**env, "DATABASE_URL": pg_database}
     app = create_app(pg_env)
     request.addfinalizer(store_of(app).close)

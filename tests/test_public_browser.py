@@ -31,6 +31,7 @@ def test_a_subscriber_unsubscribes_in_their_language(live, browser, justclick, l
     justclick.subscribe(email, "Main")
     url = make_link(LinkSigner([SECRET]), live.url, email, to="justclick")["url"]
     driver = browser(lang, phone=True)
+    driver.set_page_load_timeout(30)
     driver.get(url)
     heading, button = TEXT["confirm"][lang]
     assert driver.find_element(By.TAG_NAME, "h1").text == heading

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from bench.slow_clients import Trickler, slow_requests
+from tests.conftest import TRUNCATE_ALL
 from tests.helpers import TOKEN
 from tests.test_processes import ROOT, _up, free_port, procfile, spawn, wait_for
 
@@ -93,7 +94,7 @@ def any_store_web(request, module_env, web, tmp_path):
     import psycopg
     url = request.getfixturevalue("pg_database")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE deliveries, webhook_requests")
+        conn.execute(TRUNCATE_ALL)
     proc, port = start_web({**module_env[1], "DATABASE_URL": url}, tmp_path, "web-pg")
     yield port
     proc.terminate()

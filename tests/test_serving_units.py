@@ -33,13 +33,13 @@ def environ(body=b"", length=None, chunked=False, stream=None):
     (environ(b"x" * LIMIT, chunked=True), b"x" * LIMIT),
     (environ(b"", 0), b""),
     (environ(b"x" * (LIMIT + 1), chunked=True), 413),
-    (environ(b"x" * (LIMIT + 1)), 413),
+    (environ(b"x" * (LIMIT + 1)), b""),  # neither a length nor chunks: no body (RFC 9112), nothing read
     (environ(b"", LIMIT + 1), 413),
     (environ(b"group=Ma", 10), 400),
     (environ(b"abc", "3x"), 400),
     (environ(length=5, stream=Broken()), 400),
 ], ids=["whole", "exactly-the-limit", "chunked-under-the-limit", "empty", "chunked-over-the-limit",
-        "undeclared-over-the-limit", "declared-over-the-limit", "shorter-than-declared", "length-not-a-number",
+        "undeclared-is-no-body", "declared-over-the-limit", "shorter-than-declared", "length-not-a-number",
         "connection-reset"])
 def test_read_whole(env, outcome):
     if isinstance(outcome, bytes):
