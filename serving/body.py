@@ -91,7 +91,12 @@ def read_whole(environ, max_bytes, seconds):
     parts, received, deadline = [], 0, time.monotonic() + seconds
     try:
         with time_limit(seconds):
-            while chunk := stream.read(min(READ_STEP, max_bytes + 1 - received)):
+            # Never past a declared length: the connection may be kept alive for the next request.
+            while length is None or received < length:
+                wanted = min(READ_STEP, max_bytes + 1 - received, (length or max_bytes + 1) - received)
+                chunk = stream.read(wanted)
+                if not chunk:
+                    break
                 parts.append(chunk)
                 received += len(chunk)
                 if received > max_bytes:

@@ -30,6 +30,7 @@ class GatePolicy:
             if gate["next_probe_at"] is not None and gate["next_probe_at"] <= now:
                 # This probe holds the slot: nobody else probes until it is recorded or the step passes.
                 gate["next_probe_at"] = now + timedelta(seconds=self.probe_step(gate["failed_probes"]))
+                gate["probing"] = 1
                 return 1, None if wanted == 1 else self.open_reason(gate)
             return 0, self.open_reason(gate)
         granted = self._take(gate, wanted, now)
@@ -63,14 +64,17 @@ class GatePolicy:
         """Update the gate with one result; returns "opened", "closed" or None."""
         if not result.transient:  # the vendor answered (success or a refusal): it is up
             was_open = gate["state"] == OPEN
-            gate.update(state=CLOSED, failures=0, failed_probes=0, opened_at=None, next_probe_at=None,
-                        reason=None)
+            gate.update(state=CLOSED, failures=0, failed_probes=0, probing=0, opened_at=None,
+                        next_probe_at=None, reason=None)
             return "closed" if was_open else None
         gate["failures"] += 1
         retry_after = getattr(result.error, "retry_after", None) or 0.0
         rate_limited = result.error_kind == "rate_limit"
+        if gate["state"] == OPEN and not gate.get("probing"):
+            return None  # a straggler sent before the breaker opened: it says nothing new
         if gate["state"] == OPEN:  # a failed probe: wait longer
             gate["failed_probes"] += 1
+            gate["probing"] = 0
         elif gate["failures"] < self.failures and not rate_limited:
             return None
         opened = gate["state"] == CLOSED

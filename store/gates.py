@@ -17,7 +17,7 @@ INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 def fresh(name):
     """A closed gate with a full bucket, as a new destination starts."""
-    return {"destination": name, "state": CLOSED, "failures": 0, "failed_probes": 0, "opened_at": None,
+    return {"destination": name, "state": CLOSED, "failures": 0, "failed_probes": 0, "probing": 0, "opened_at": None,
             "next_probe_at": None, "reason": None, "tokens": 0.0, "tokens_at": None}
 
 

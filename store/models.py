@@ -87,6 +87,7 @@ class DestinationGate(Base):
     state: Mapped[str] = mapped_column(String(8))  # closed or open
     failures: Mapped[int] = mapped_column(Integer)  # consecutive transient failures
     failed_probes: Mapped[int] = mapped_column(Integer)
+    probing: Mapped[int] = mapped_column(Integer, default=0)  # 1 while a probe is out
     opened_at: Mapped[datetime | None] = mapped_column(DateTime)
     next_probe_at: Mapped[datetime | None] = mapped_column(DateTime)
     reason: Mapped[str | None] = mapped_column(Text)

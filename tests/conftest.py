@@ -40,8 +40,9 @@ def reap_spawned():
     """Whatever a test spawned (tests/test_processes.py spawn) and did not stop is killed when it ends: a
     worker left running would take rows from the next test's database."""
     from tests.test_processes import SPAWNED
+    before = len(SPAWNED)  # module fixtures (a shared gunicorn) spawned theirs before this: they stay
     yield
-    while SPAWNED:
+    while len(SPAWNED) > before:
         proc = SPAWNED.pop()
         if proc.poll() is None:
             proc.kill()

@@ -53,8 +53,9 @@ def init_app(app):
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     limiter = Limiter(key_func=client_ip, app=app, storage_uri=settings.rate_limit_storage_uri,
-                      headers_enabled=False, strategy="moving-window", key_prefix="unsub-relay")
-    # Headers off: Flask-Limiter would put a Retry-After on every answer; ours goes on the 429 alone.
+                      headers_enabled=False, strategy="fixed-window", key_prefix="unsub-relay")
+    # Headers off: Flask-Limiter would put a Retry-After on every answer; ours goes on the 429 alone. Fixed
+    # windows: constant work per request (a moving window keeps every hit of the window and scans it).
     public = limiter.limit(lambda: _settings().public_rate_limit, key_func=client_ip, scope="public",
                            exempt_when=lambda: not is_public())
     per_credential = limiter.limit(lambda: _settings().hook_rate_limit, key_func=credential_key,

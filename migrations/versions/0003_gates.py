@@ -19,6 +19,7 @@ def upgrade():
         sa.Column("state", sa.String(8), nullable=False),
         sa.Column("failures", sa.Integer, nullable=False),
         sa.Column("failed_probes", sa.Integer, nullable=False),
+        sa.Column("probing", sa.Integer, nullable=False, server_default="0"),
         sa.Column("opened_at", sa.DateTime),
         sa.Column("next_probe_at", sa.DateTime),
         sa.Column("reason", sa.Text),
