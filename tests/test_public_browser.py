@@ -11,6 +11,8 @@ from tests.test_pages_i18n import TEXT
 
 SECRET = "link-secret-for-the-browser-tests-0123456789"
 
+pytestmark = [pytest.mark.flaky(reruns=2, reruns_delay=1)]  # Chromium can stall under load: retried
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, justclick):
