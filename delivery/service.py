@@ -5,17 +5,19 @@ idempotency and dedup decisions made in the same transaction), attempt (the send
 its result), and the answer returned upward as a value.
 """
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from delivery import answer as answers
 from delivery import telemetry
 from delivery.planning import make_plan
-from errors import InProgress, KeyReused, NotConfigured
+from errors import InProgress, KeyReused, NotConfigured, StoreUnavailable
 from status import QUEUED
 from store.ledger import KeyState, Sent, new_id
 
 GRACE_SECONDS = 1.0
+log = logging.getLogger("unsub_relay.delivery")
 NOT_CONFIGURED = ("no destination is configured: set JUSTCLICK_LOGIN and JUSTCLICK_SECRET, "
                   "or MAILKIT_CLIENT_ID and MAILKIT_CLIENT_MD5")
 
@@ -71,8 +73,8 @@ class DeliveryService:
                 telemetry.delivered(outcome.destination, outcome.status)
         answer = answers.answer_of(request_id, outcomes, plan.batch)
         self.store.ledger.record(sent, owner, (request_id, answer.body) if key else None)
-        for future, place in late:  # a send that outlived its deadline: record it whenever it ends
-            future.add_done_callback(lambda f, p=place: self._record_late(f, owner))
+        for future, _ in late:  # a send that outlived its deadline: record it whenever it ends
+            future.add_done_callback(lambda f: self._record_late(f, owner))
         return answer
 
     def queue(self, plans, dedup_window):
@@ -134,5 +136,5 @@ class DeliveryService:
     def _record_late(self, future, owner):
         try:
             self.store.ledger.record([future.result()], owner)
-        except Exception:  # the row keeps its lease and the worker takes it over when it runs out
-            pass
+        except StoreUnavailable as exc:  # the row keeps its lease; the worker takes it over when it runs out
+            log.error("recording a late result failed (%s); the worker will retry it", exc.reason)
