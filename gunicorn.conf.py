@@ -5,7 +5,7 @@ a thread to a connection from its first byte to its last: forty clients tricklin
 second held all 2 x 16 threads and normal webhooks waited a minute. A gevent worker holds a greenlet per
 connection instead (a few KB each, up to `worker_connections`), reads request headers under `keepalive`
 seconds and bodies under BODY_TIMEOUT_SECONDS (serving/body.py); bench/slow_clients.py measures it.
-psycopg 3 and requests cooperate with gevent's monkey-patching, which the worker applies before it loads
+psycopg 3 and urllib3 cooperate with gevent's monkey-patching, which the worker applies before it loads
 the app (so nothing here may import the app: no preload_app).
 """
 

@@ -7,6 +7,7 @@
     python bench/run.py --splits     # + the contest under 2x16, 3x8 and 4x4 workers x threads
     python bench/run.py --growth     # + ledger costs at 10,000 and 1,000,000 rows, SQLite and PostgreSQL
     python bench/run.py --scaleout   # + a 20,000 backlog drained by 1, 2 and 4 workers on PostgreSQL
+    python bench/run.py --imports    # + a 100,000-line suppression list imported (SQLite, PostgreSQL)
     python bench/run.py --only --profile   # just the named extras (printed; RESULTS.md only with --out)
 
 Everything runs on 127.0.0.1. Contenders alternate within each round; every request a new address.
@@ -25,11 +26,12 @@ from bench.procs import ROOT, Procs  # noqa: E402
 
 DEFAULT = {"rounds": 5, "requests": 2500, "connections": 32, "slow_requests": 1500, "slow_connections": 64,
            "backlog": 1000, "split_rounds": 2, "split_requests": 1500, "profile": 500,
-           "growth": (10_000, 1_000_000), "scaleout": 20_000, "scaleout_seconds": 6.0}
+           "growth": (10_000, 1_000_000), "scaleout": 20_000, "scaleout_seconds": 6.0,
+           "imports": (10_000, 100_000)}
 SMOKE = {"rounds": 1, "requests": 200, "connections": 8, "slow_requests": 50, "slow_connections": 8,
          "backlog": 50, "split_rounds": 1, "split_requests": 100, "profile": 30, "growth": (4_000, 8_000),
          "scaleout": 300, "split": (1, 8),  # one worker each: half the app imports
-         "scaleout_seconds": 1.0}
+         "scaleout_seconds": 1.0, "imports": (300,)}
 SPLITS = ((3, 8), (4, 4))  # 2 x 16 is the default run's own table
 
 
@@ -37,7 +39,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="smallest setting: a few seconds")
     parser.add_argument("--out", help="where to write the report (default bench/RESULTS.md for a full run)")
-    parser.add_argument("--all", action="store_true", help="--profile --splits --growth --scaleout")
+    parser.add_argument("--all", action="store_true", help="--profile --splits --growth --scaleout --imports")
     parser.add_argument("--only", action="store_true", help="skip the default contest; run just the extras")
     parser.add_argument("--profile", nargs="?", type=int, const=-1, metavar="N",
                         help="CPU per stage over N webhooks (default 500)")
@@ -45,9 +47,10 @@ def parse_args(argv):
     parser.add_argument("--growth", action="store_true", help="ledger costs at 10k and 1M rows")
     parser.add_argument("--scaleout", action="store_true",
                         help="a backlog drained by 1, 2, 4 workers (PostgreSQL)")
+    parser.add_argument("--imports", action="store_true", help="a 100,000-line suppression list imported")
     args = parser.parse_args(argv)
     if args.all:
-        args.splits = args.growth = args.scaleout = True
+        args.splits = args.growth = args.scaleout = args.imports = True
         args.profile = args.profile or -1
     if args.out is None and not args.only:
         args.out = os.path.join(ROOT, "bench", "RESULTS.md")
@@ -77,6 +80,9 @@ def sections(args, settings, procs, tmp):
     if args.scaleout:
         from bench import scaleout
         lines += scaleout.section(procs, settings["scaleout"], settings["scaleout_seconds"])
+    if args.imports:
+        from bench import imports
+        lines += imports.section(tmp, settings["imports"])
     return lines
 
 

@@ -1,17 +1,12 @@
-"""What every connector shares: the result model and the pooled HTTP session under one overall deadline."""
+"""What every connector shares: the result model and the pooled HTTP transport under one overall deadline."""
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-import requests
-
 import status
-from connectors.deadline import DeadlineAdapter, deadline
 from connectors.errors import APIConnectionError, ConfigurationError, RateLimitError, UpstreamError
-
-USER_AGENT = "unsub-relay/1.0"
+from connectors.transport import Transport, TransportError
 MAX_RETRY_AFTER = 6 * 3600.0  # a vendor's Retry-After is believed up to this, well inside the 48 hours
 
 
@@ -66,48 +61,24 @@ class Result:
                 "code": self.code, "message": self.message}
 
 
-def new_session(url):
-    """A pooled session for one upstream URL; TLS verification on; HTTPS_PROXY/NO_PROXY honoured.
-
-    The environment is read once here rather than by requests on every call (trust_env re-reads
-    proxies and stats ~/.netrc per request).
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies = requests.utils.get_environ_proxies(url)
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=64)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
-
-
 class Connector:
     """Base for one upstream API: subclasses build, post and interpret one call."""
 
     name = ""
 
-    def __init__(self, url, timeout, session=None):
+    def __init__(self, url, timeout, http=None):
         self.url = url
         self.total = timeout  # the whole call, however the upstream dribbles its answer
-        self.timeout = (min(3.05, timeout), timeout)  # (connect, each read) seconds
-        self.session = session or new_session(url)
+        self.http = http or Transport(url, min(3.05, timeout), timeout, timeout)  # (connect, read, whole)
 
     def post(self, body, content_type):
         """POST bytes to the upstream; network failures, timeouts and 5xx become APIConnectionError."""
-        # A request prepared here and handed to Session.send: Session.request would re-merge
-        # session settings, cookies and hooks and re-parse the URL on every call.
-        prepared = requests.PreparedRequest()
-        prepared.method, prepared.url, prepared.body = "POST", self.url, body
-        prepared.headers = requests.structures.CaseInsensitiveDict({
-            **self.session.headers, "Content-Type": content_type, "Content-Length": str(len(body))})
-        with deadline(self.total) as call:
-            try:
-                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=False,
-                                             proxies=self.session.proxies, verify=self.session.verify)
-            except requests.RequestException as exc:
-                raise self._network_error(exc, call.expired) from None
+        try:
+            response = self.http.post(body, content_type)
+        except TransportError as exc:
+            if exc.timed_out:
+                raise APIConnectionError(f"{self.name} did not answer within {self.total:g} s") from None
+            raise APIConnectionError(f"could not reach {self.name}: {exc.kind}") from None
         if response.status_code == 429:
             raise RateLimitError(f"{self.name} is rate-limiting us (HTTP 429)", code="http_429",
                                  retry_after=retry_after_seconds(response.headers.get("Retry-After")))
@@ -115,11 +86,6 @@ class Connector:
             raise APIConnectionError(f"{self.name} answered HTTP {response.status_code}",
                                      code=f"http_{response.status_code}")
         return response
-
-    def _network_error(self, exc, expired):
-        if expired or isinstance(exc, requests.Timeout):
-            return APIConnectionError(f"{self.name} did not answer within {self.total:g} s")
-        return APIConnectionError(f"could not reach {self.name}: {type(exc).__name__}")
 
     def unreadable(self, response, expected, setting):
         """The error for an answer we cannot read: a 4xx page means our URL or access is wrong (the

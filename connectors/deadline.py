@@ -1,6 +1,6 @@
 """One overall deadline per upstream call.
 
-requests' timeouts bound each socket operation, not the call: an upstream that trickles one byte every few
+Socket timeouts bound each socket operation, not the call: an upstream that trickles one byte every few
 seconds holds a call (and the web thread waiting on it) for minutes. Here a call registers the pooled
 connections it uses; one reaper thread per process shuts down the socket of any call past its deadline, so
 the blocked read returns at once and the call fails as a timeout. Mechanism only: what a timeout means is
@@ -13,7 +13,6 @@ import threading
 import time
 from contextlib import contextmanager
 
-import requests
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _current = threading.local()
@@ -46,14 +45,18 @@ class Reaper:
 
     def __init__(self):
         self.calls, self.cond, self.pid = set(), threading.Condition(), None
+        self.wakes_at = None  # when the reaper wakes next (None: only when told)
 
     def watch(self, call):
         with self.cond:
             if self.pid != os.getpid():  # first use in this process (threads do not survive a fork)
-                self.pid = os.getpid()
+                self.pid, self.wakes_at = os.getpid(), None
                 threading.Thread(target=self._run, name="deadline-reaper", daemon=True).start()
             self.calls.add(call)
-            self.cond.notify()
+            # Calls share one timeout, so a new one's deadline is rarely the nearest: waking the reaper
+            # for each call cost a thread switch per upstream call.
+            if self.wakes_at is None or call.deadline < self.wakes_at:
+                self.cond.notify()
 
     def forget(self, call):
         with self.cond:
@@ -68,7 +71,9 @@ class Reaper:
                     self.calls.discard(call)
                 nearest = min((c.deadline for c in self.calls), default=None)
                 if not due:
+                    self.wakes_at = nearest
                     self.cond.wait(None if nearest is None else nearest - now)
+                    self.wakes_at = None
             for call in due:
                 call.cut()
 
@@ -105,17 +110,5 @@ class _TrackedHTTPS(_Tracked, HTTPSConnectionPool):
     pass
 
 
+# urllib3 pool classes that report the connections a call uses (a proxy's pools too).
 POOLS = {"http": _TrackedHTTP, "https": _TrackedHTTPS}
-
-
-class DeadlineAdapter(requests.adapters.HTTPAdapter):
-    """An HTTPAdapter whose connection pools report the connections a call uses (proxied ones too)."""
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = POOLS
-
-    def proxy_manager_for(self, proxy, **kwargs):
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        manager.pool_classes_by_scheme = POOLS
-        return manager

@@ -63,8 +63,8 @@ class JustClick(Connector):
 
     name = "justclick"
 
-    def __init__(self, login, secret, api_url, timeout, session=None):
-        super().__init__(api_url.rstrip("/") + "/DeleteSubscribe", timeout, session)
+    def __init__(self, login, secret, api_url, timeout, http=None):
+        super().__init__(api_url.rstrip("/") + "/DeleteSubscribe", timeout, http)
         self.login = login
         self._secret = secret
 

@@ -50,8 +50,8 @@ class Mailkit(Connector):
 
     name = "mailkit"
 
-    def __init__(self, client_id, client_md5, url, timeout, transport="json", session=None):
-        super().__init__(url, timeout, session)
+    def __init__(self, client_id, client_md5, url, timeout, transport="json", http=None):
+        super().__init__(url, timeout, http)
         self.client_id = client_id
         self._client_md5 = client_md5
         self.transport = transport

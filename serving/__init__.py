@@ -4,7 +4,7 @@
 read whole, under MAX_CONTENT_LENGTH and BODY_TIMEOUT_SECONDS, before Flask sees it.
 
 gunicorn's master imports this package (the worker and logger classes) before its workers monkey-patch:
-import nothing here at module level that opens sockets or picks a wait strategy (psycopg, requests, the app).
+import nothing here at module level that opens sockets or picks a wait strategy (psycopg, urllib3, the app).
 """
 
 import json

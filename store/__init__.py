@@ -7,6 +7,7 @@ from store.db import make_engine, migrate, upgrade
 from store import gates
 from store.breaker import GatePolicy
 from store.engine import WriteEngine
+from store.meters import meter_for
 from store.ledger import Ledger
 from store.queries import Queries
 from store.retry import RetryPolicy
@@ -26,7 +27,8 @@ class Store:
         self.writer = WriteEngine(self.engine)
         self.policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_age_seconds,
                                   settings.upstream_timeout, rand)
-        self.gate_policy = GatePolicy(settings.breaker_failures, settings.retry_base_seconds, settings.max_rates)
+        self.gate_policy = GatePolicy(settings.breaker_failures, settings.retry_base_seconds, settings.max_rates,
+                                      meter_for(settings.rate_limit_storage_uri, settings.max_rates))
         self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now, settings.dedup_window_seconds)
         self.queries = Queries(self.writer, self.now)
 

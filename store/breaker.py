@@ -10,13 +10,17 @@ from datetime import timedelta
 
 CLOSED, OPEN = "closed", "open"
 MAX_PROBE_SECONDS = 600.0  # after an outage ends, the backlog waits at most this long for the next probe
+# What an answer from the vendor (success or refusal) leaves behind, whatever the gate was before.
+SETTLED = {"state": CLOSED, "failures": 0, "failed_probes": 0, "probing": 0, "opened_at": None,
+           "next_probe_at": None, "reason": None}
 
 
 class GatePolicy:
     """When a destination's breaker opens and probes, and how fast deliveries may go to it."""
 
-    def __init__(self, failures=5, probe_base=30.0, rates=None):
+    def __init__(self, failures=5, probe_base=30.0, rates=None, meter=None):
         self.failures, self.probe_base, self.rates = failures, probe_base, rates or {}
+        self.meter = meter  # counts the rate elsewhere (store/meters.py: Redis); None: the gate's bucket
 
     def probe_step(self, failed_probes):
         """Seconds between probes: from probe_base, doubling with each failed probe, capped."""
@@ -36,15 +40,13 @@ class GatePolicy:
         granted = self._take(gate, wanted, now)
         return granted, None if granted == wanted else "over the destination's delivery rate"
 
-    def refund(self, gate, unused):
-        """Give back tokens granted for deliveries that were not found after all."""
-        if unused > 0 and gate["state"] == CLOSED and self.rates.get(gate["destination"]):
-            gate["tokens"] += unused
-
     def _take(self, gate, wanted, now):
         rate = self.rates.get(gate["destination"]) or 0.0
         if rate <= 0:
             return wanted
+        granted = self.meter.take(gate["destination"], wanted) if self.meter is not None else None
+        if granted is not None:
+            return granted
         burst = max(1.0, rate)  # one second's worth at once; the bucket keeps a fraction over that, so a
         # rate of 2.5 grants 2, 3, 2, 3 a second rather than losing the halves
         elapsed = max((now - gate["tokens_at"]).total_seconds(), 0.0) if gate["tokens_at"] else burst / rate
@@ -60,12 +62,17 @@ class GatePolicy:
         return (f"{gate['destination']} has been failing since {since}; queued without waiting "
                 f"(the worker probes it and delivers once it answers)")
 
+    @staticmethod
+    def settles(result):
+        """True when the result leaves the gate SETTLED whatever its state: the vendor answered (success or
+        a refusal), so it is up."""
+        return not result.transient
+
     def observe(self, gate, result, now):
         """Update the gate with one result; returns "opened", "closed" or None."""
-        if not result.transient:  # the vendor answered (success or a refusal): it is up
+        if self.settles(result):
             was_open = gate["state"] == OPEN
-            gate.update(state=CLOSED, failures=0, failed_probes=0, probing=0, opened_at=None,
-                        next_probe_at=None, reason=None)
+            gate.update(SETTLED)
             return "closed" if was_open else None
         gate["failures"] += 1
         retry_after = getattr(result.error, "retry_after", None) or 0.0

@@ -147,8 +147,9 @@ class WriteEngine:
         """Run work(conn) in a write transaction shared with the work other threads queued meanwhile.
 
         Group commit by flat combining: whoever gets the lock runs everything queued in one transaction,
-        so under load a commit (and on SQLite the file lock) serves many requests. Each job runs under its
-        own savepoint: one job's failure (a value the database refuses) rolls back that job alone. On
+        so under load a commit (and on SQLite the file lock) serves many requests. Each job of a batch runs
+        under its own savepoint: one job's failure (a value the database refuses) rolls back that job alone
+        (a job alone in its transaction needs none: SAVEPOINT and RELEASE were a fifth of its cost). On
         PostgreSQL the advisory `locks` of every job are taken first, in one order, and held to the commit.
         """
         job = _Job(work, locks)
@@ -169,8 +170,11 @@ class WriteEngine:
                 keys = sorted({key for job in batch for key in job.locks})
                 if keys and self.postgres:
                     conn.execute(PG_LOCKS, {"keys": keys})
-                for job in batch:
-                    self._run_one(conn, job)
+                if len(batch) == 1:  # alone in its transaction: no savepoint needed to keep others apart
+                    batch[0].result = batch[0].work(conn)
+                else:
+                    for job in batch:
+                        self._run_one(conn, job)
         except StoreUnavailable as exc:
             for job in batch:
                 job.error = job.error or exc

@@ -17,15 +17,25 @@ from store import gates as gate_rows
 from store.engine import lock_key
 from store.breaker import OPEN
 from store.models import ATTEMPTS, DELIVERIES, GATES, REQUESTS
+from store.prepared import Prepared
+from store.retry import RESULT_COLUMNS
 
 D, R = DELIVERIES.c, REQUESTS.c
 
 _DEDUP = select(D.id, D.status, D.outcome, D.last_code).where(
     D.target == bindparam("target"), D.destination == bindparam("destination"),
-    D.status.in_((PENDING, DONE)), D.created_at >= bindparam("since"))
-DEDUP_NO_GROUP = _DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc()).limit(1)
-DEDUP_GROUP = _DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc()).limit(1)
+    or_(D.status == PENDING, D.status == DONE), D.created_at >= bindparam("since"))
+DEDUP_NO_GROUP = Prepared(_DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc()).limit(1))
+DEDUP_GROUP = Prepared(_DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc()).limit(1))
 INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIVERIES), insert(ATTEMPTS)
+ROW_COLUMNS = ("id", "request_id", "item_index", "idempotency_key", "destination", "target", "group_name",
+               "campaign", "options", "payload", "status", "attempts", "created_at", "updated_at",
+               "next_attempt_at", "retry_since", "lease_owner", "lease_until")
+ATTEMPT_COLUMNS = ("delivery_id", "number", "started_at", "duration_ms", "sender", "outcome", "code", "text",
+                   "error_kind")
+# One row, one attempt (a webhook's usual case) on the driver's cursor (store/prepared.py); batches on Core.
+INSERT_ONE_DELIVERY = Prepared(INSERT_DELIVERY, ROW_COLUMNS)
+INSERT_ONE_ATTEMPT = Prepared(INSERT_ATTEMPT, ATTEMPT_COLUMNS)
 KEY_STATE = select(R.id, R.fingerprint, R.answer, R.lease_until).where(R.idempotency_key == bindparam("key"))
 SET_ANSWER = update(REQUESTS).where(R.id == bindparam("_id"))
 # Only the holder of a live lease may store a result: a row whose lease ran out was taken over.
@@ -33,8 +43,8 @@ DUE = (select(D.id).where(D.status == PENDING, D.destination == bindparam("desti
                           D.next_attempt_at <= bindparam("now"),
                           or_(D.lease_until.is_(None), D.lease_until < bindparam("now")))
        .order_by(D.next_attempt_at).limit(bindparam("limit")).with_for_update(skip_locked=True))
-SET_RESULT = update(DELIVERIES).where(D.id == bindparam("_id"), D.lease_owner == bindparam("_owner"),
-                                      D.status == PENDING)
+SET_RESULT = Prepared(update(DELIVERIES).where(D.id == bindparam("_id"), D.lease_owner == bindparam("_owner"),
+                                               D.status == PENDING), RESULT_COLUMNS)
 
 
 def new_id():
@@ -128,7 +138,9 @@ class Ledger:
             if lease_owner:
                 placed = self._admit(conn, placed, now)
             rows = [self._row(p, request_id, key, now, lease_until, lease_owner) for p in placed if p.is_new]
-            if rows:
+            if len(rows) == 1:
+                INSERT_ONE_DELIVERY.rowcount(conn, rows[0])
+            elif rows:
                 conn.execute(INSERT_DELIVERY, rows)
             return request_id, placed
 
@@ -179,9 +191,10 @@ class Ledger:
         if window > 0:
             params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
                       "since": now - timedelta(seconds=window)}
-            earlier = conn.execute(DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP, params).first()
+            earlier = (DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP).first(conn, params)
             if earlier is not None:
-                return Placed(plan, earlier.id, False, earlier.status, earlier.outcome, earlier.last_code)
+                return Placed(plan, earlier["id"], False, earlier["status"], earlier["outcome"],
+                              earlier["last_code"])
         return Placed(plan, new_id(), True, attempts=0, retry_since=now)
 
     @staticmethod
@@ -211,15 +224,21 @@ class Ledger:
             if answer:
                 conn.execute(SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
             if attempts:  # every attempt happened, whether or not this owner still holds the row
-                conn.execute(INSERT_ATTEMPT, attempts)
+                if len(attempts) == 1:
+                    INSERT_ONE_ATTEMPT.rowcount(conn, attempts[0])
+                else:
+                    conn.execute(INSERT_ATTEMPT, attempts)
                 self._observe(conn, sent, now)
             # One guarded UPDATE each; rowcount says whether the lease still held.
-            return [c for c in changes if conn.execute(SET_RESULT, {**c, "_owner": owner}).rowcount]
+            return [c for c in changes if SET_RESULT.rowcount(conn, {**c, "_owner": owner})]
 
         return self.writer.combined(work)
 
     def _observe(self, conn, sent, now):
         """Every result moves its destination's breaker (consecutive failures, open, close)."""
+        if all(self.gates.settles(s.result) for s in sent):  # the common case: one guarded UPDATE
+            gate_rows.settle(conn, [s.result.destination for s in sent])
+            return
         gates = gate_rows.load(conn, {s.result.destination for s in sent})
         before = gate_rows.snapshot(gates)
         for s in sent:

@@ -10,6 +10,9 @@ from datetime import timedelta
 from status import DONE, FAILED, PENDING
 
 MAX_BACKOFF_SECONDS = 3600.0
+# The columns `decide` sets, every time (the store prepares one UPDATE for them).
+RESULT_COLUMNS = ("attempts", "updated_at", "last_code", "last_text", "error_kind", "lease_owner",
+                  "lease_until", "status", "outcome", "completed_at", "next_attempt_at")
 
 
 class RetryPolicy:

@@ -251,3 +251,22 @@ def test_scaleout_drains_once(pg_database, monkeypatch, tmp_path):
     assert "300 requests for 300 addresses, 0 sent twice" in "\n".join(lines)
     assert lines[-2].endswith("OK") and "NOT" not in lines[-2]
 
+
+
+# --- bulk import -----------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_imports_runs_every_step_on_both_databases(pg_database, monkeypatch, tmp_path):
+    from bench import imports
+
+    monkeypatch.setattr(procs, "PG_ADMIN", pg_database.rsplit("/", 1)[0] + "/postgres")
+    rows = [line.split("|")[1:-1] for line in imports.section(str(tmp_path), (300,))
+            if line.startswith("| SQLite") or line.startswith("| PostgreSQL")]
+    steps = {(cells[0].strip(), cells[2].strip()): [cell.strip() for cell in cells] for cells in rows}
+    assert set(steps) == {(db, step) for db in ("SQLite", "PostgreSQL") for step in ("dry run", "import", "again")}
+    for db in ("SQLite", "PostgreSQL"):
+        # read, queued, duplicates, invalid: 3 invalid lines, 15 repeats; nothing new the second time
+        assert steps[db, "import"][5:9] == ["300", "282", "15", "3"], steps[db, "import"]
+        assert steps[db, "again"][5:9] == ["300", "0", "297", "3"], steps[db, "again"]
+        assert 0 < float(steps[db, "import"][9]) < 200
