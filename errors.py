@@ -79,9 +79,13 @@ class KeyReused(Invalid):
 
 
 class RateLimited(RelayError):
-    """Too many requests from this client or credential; nothing was sent."""
+    """Too many requests from this client or credential; nothing was sent. Retry-After: when to come back."""
 
     http_status, label = 429, "rate_limited"
+
+    def __init__(self, message, retry_after=60):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, int(retry_after)))}
 
 
 class Unavailable(RelayError):

@@ -112,6 +112,37 @@ def test_one_bad_job_fails_alone_in_a_group_commit(store_app, store_env):
     assert {o for o in outcomes.values() if o != "ok"} == {"StoreUnavailable"}
 
 
+def test_a_job_that_raises_is_rolled_back_alone(store_app):
+    """A job that fails in its own code (not the database's) is rolled back to its savepoint and its caller
+    gets the error; the jobs sharing its transaction commit."""
+    from sqlalchemy import insert, select
+
+    from store import utcnow
+    from store.models import REQUESTS
+
+    writer, start, results = store_of(store_app).writer, threading.Barrier(20), {}
+
+    def job(n):
+        def work(conn):
+            conn.execute(insert(REQUESTS).values(id=f"job{n}", created_at=utcnow()))
+            if n % 5 == 0:
+                raise RuntimeError("broken")
+            return n
+        start.wait()
+        try:
+            results[n] = writer.combined(work)
+        except RuntimeError as exc:
+            results[n] = str(exc)
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in range(20)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results == {n: "broken" if n % 5 == 0 else n for n in range(20)}
+    with store_of(store_app).engine.connect() as conn:
+        ids = set(conn.execute(select(REQUESTS.c.id).where(REQUESTS.c.id.like("job%"))).scalars())
+    assert ids == {f"job{n}" for n in range(20) if n % 5}
+
+
 def trickling_server():
     """A raw upstream that answers one byte every 0.2 s, forever: each read is quick, the call never ends."""
     server = socket.socket()

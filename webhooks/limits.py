@@ -8,11 +8,14 @@ trusted proxy saw (Werkzeug's ProxyFix), so a forged X-Forwarded-For does not re
 
 import hashlib
 import time
+from functools import lru_cache, wraps
 
 from flask import current_app, g, request
 from flask_limiter import Limiter
+from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from errors import RateLimited
 from webhooks.auth import form_field, offered_token, public_key_offered
 
 # (endpoint, which limit, key) for every limited view; the public one applies to public requests only.
@@ -73,13 +76,43 @@ def init_app(app):
                       headers_enabled=False, strategy="fixed-window", key_prefix="unsub-relay")
     # Headers off: Flask-Limiter would put a Retry-After on every answer; ours goes on the 429 alone. Fixed
     # windows: constant work per request (a moving window keeps every hit of the window and scans it).
-    # One limit whose value and key depend on the caller (public or credential): the two kinds never meet,
-    # and one evaluation per request costs half of two exempt-when pairs.
-    limited = limiter.limit(limit_value, key_func=limit_key, scope="caller")
     for endpoint in LIMITED:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = limited(app.view_functions[endpoint])
+    # Flask-Limiter's own per-request check has nothing to count on these views (check_caller does): let it
+    # stop at its first test instead of resolving limits it does not have.
+    limiter.request_filter(lambda: request.endpoint in LIMITED)
     app.extensions["rate_limiter"] = limiter
+
+
+def limited(view):
+    """The view behind the caller's limit: a refused request never reaches it (nothing parsed, nothing sent)."""
+    @wraps(view)
+    def checked(*args, **kwargs):
+        check_caller()
+        return view(*args, **kwargs)
+    return checked
+
+
+def check_caller():
+    """One hit per limit of the caller (limit_value, limit_key), counted by the strategy and storage that
+    Flask-Limiter built from RATE_LIMIT_STORAGE_URI; RateLimited when one is spent.
+
+    Flask-Limiter's route decorator re-resolved its limits, exemptions and request context on every call:
+    a tenth of a webhook's CPU. The limits here are the same for every route, so they are hit directly."""
+    strategy = current_app.extensions["rate_limiter"].limiter
+    key = limit_key()
+    for item in _parsed(limit_value()):
+        if not strategy.hit(item, "caller", key):
+            reset = strategy.get_window_stats(item, "caller", key).reset_time
+            raise RateLimited(f"Too many requests ({item}); nothing was sent. Try again later.",
+                              retry_after=reset - time.time())
+
+
+@lru_cache(maxsize=16)
+def _parsed(text):
+    """The limits a setting names ("10 per minute;50 per day"), parsed once."""
+    return tuple(parse_many(text))
 
 
 def retry_after():
