@@ -1,12 +1,13 @@
 """A ledger of N past deliveries in one INSERT ... SELECT per table (a million rows in seconds).
 
-Written against the CURRENT schema (migrations/versions/0001_ledger.py); re-point the column lists
+Written against the CURRENT schema (migrations/versions/0001, 0002); re-point the column lists
 after a schema change. Row i of N:
   - i < PURGEABLE: done, 90 to 100 days old (what `purge --older-than 90d` removes, in ten slices);
   - i >= N - DUE: pending and due, one to forty minutes old (what a worker claims);
   - every 100th other row: pending, retrying in an hour; every 50th: failed; the rest done,
     spread over the last 89 days;
-  - a quarter of them Mailkit, the rest JustClick in group Main; every 10th with an idempotency key.
+  - a quarter of them Mailkit, the rest JustClick in group Main; every 10th with an idempotency key;
+  - one attempt for each finished one.
 """
 
 import sqlite3
@@ -42,7 +43,7 @@ def _dialect_parts(name):
 
 
 def statements(dialect):
-    """(deliveries INSERT, webhook_requests INSERT) for this dialect; parameters n, now, now_epoch."""
+    """(deliveries, webhook_requests, attempts INSERTs) for this dialect; parameters n, now, now_epoch."""
     series, random_id, moment, row_id = _dialect_parts(dialect)
     age = (f"CASE WHEN i < {PURGEABLE} THEN {90 * DAY} + {10 * DAY}.0 * ({PURGEABLE} - i) / {PURGEABLE} "
            f"WHEN i >= :n - {DUE} THEN 60 + (:n - i) "
@@ -68,15 +69,19 @@ def statements(dialect):
     requests = (
         "INSERT INTO webhook_requests (id, idempotency_key, http_status, answer, created_at) "
         f"SELECT {row_id}, 'justclick:fill-' || i, 200, '{{}}', {created} FROM {series} WHERE i % 10 = 0")
-    return deliveries, requests
+    # One attempt per finished delivery, as the web or the worker recorded it.
+    attempts = ("INSERT INTO attempts (delivery_id, number, started_at, duration_ms, sender, outcome, code, "
+                "text, error_kind) SELECT id, 1, created_at, 120, 'web', COALESCE(outcome, 'failed'), "
+                "'0', 'OK', NULL FROM deliveries WHERE status != 'pending'")
+    return deliveries, requests, attempts
 
 
 INDEXES = {  # the secondary indexes' own CREATE statements, read back from the catalogue
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
-              "('deliveries', 'webhook_requests') AND sql IS NOT NULL",
+              "('deliveries', 'webhook_requests', 'attempts') AND sql IS NOT NULL",
     "postgresql": "SELECT i.indexname, i.indexdef FROM pg_indexes i "
                   "JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid "
-                  "WHERE i.tablename IN ('deliveries', 'webhook_requests') "
+                  "WHERE i.tablename IN ('deliveries', 'webhook_requests', 'attempts') "
                   "AND NOT x.indisprimary AND NOT x.indisunique",
 }
 
@@ -89,9 +94,8 @@ def fill(engine, count, now):
     """
     started = time.monotonic()
     dialect = engine.dialect.name
-    deliveries, requests = statements(dialect)
     if dialect == "sqlite":
-        _fill_sqlite(engine.url.database, [deliveries, requests],
+        _fill_sqlite(engine.url.database, statements(dialect),
                      {"n": count, "now_epoch": (now - datetime(1970, 1, 1)).total_seconds()})
         return time.monotonic() - started
     with engine.begin() as conn:
@@ -100,13 +104,13 @@ def fill(engine, count, now):
         indexes = conn.execute(text(INDEXES[dialect])).all()
         for name, _ in indexes:
             conn.execute(text(f'DROP INDEX "{name}"'))
-        for statement in (deliveries, requests):
+        for statement in statements(dialect):
             conn.execute(text(statement), {"n": count, "now": now})
         for _, create in indexes:
             conn.execute(text(create))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # What autovacuum does to a table this size in production: fresh statistics for the planner.
-        conn.execute(text("ANALYZE deliveries, webhook_requests"))
+        conn.execute(text("ANALYZE deliveries, webhook_requests, attempts"))
     return time.monotonic() - started
 
 

@@ -22,11 +22,17 @@ from store.retry import RESULT_COLUMNS
 
 D, R = DELIVERIES.c, REQUESTS.c
 
-_DEDUP = select(D.id, D.status, D.outcome, D.last_code).where(
-    D.target == bindparam("target"), D.destination == bindparam("destination"),
+# Candidates by lower(target), through the index the case-insensitive search uses (migration 0006); the
+# exact address is compared in _place. With `target = ?` in the query SQLite propagates that constant into
+# lower(target), which then no longer matches the index, and reads the table instead.
+_DEDUP = select(D.id, D.target, D.status, D.outcome, D.last_code).where(
+    func.lower(D.target) == func.lower(bindparam("target")), D.destination == bindparam("destination"),
     or_(D.status == PENDING, D.status == DONE), D.created_at >= bindparam("since"))
-DEDUP_NO_GROUP = Prepared(_DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc()).limit(1))
-DEDUP_GROUP = Prepared(_DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc()).limit(1))
+DEDUP_CANDIDATES = 20  # rows of one address in other cases, in one window: more is not a person's doing
+DEDUP_NO_GROUP = Prepared(_DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc())
+                          .limit(DEDUP_CANDIDATES))
+DEDUP_GROUP = Prepared(_DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc())
+                       .limit(DEDUP_CANDIDATES))
 INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIVERIES), insert(ATTEMPTS)
 ROW_COLUMNS = ("id", "request_id", "item_index", "idempotency_key", "destination", "target", "group_name",
                "campaign", "options", "payload", "status", "attempts", "created_at", "updated_at",
@@ -191,7 +197,8 @@ class Ledger:
         if window > 0:
             params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
                       "since": now - timedelta(seconds=window)}
-            earlier = (DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP).first(conn, params)
+            rows = (DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP).all(conn, params)
+            earlier = next((row for row in rows if row["target"] == plan.target), None)
             if earlier is not None:
                 return Placed(plan, earlier["id"], False, earlier["status"], earlier["outcome"],
                               earlier["last_code"])

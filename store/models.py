@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from status import PENDING
@@ -32,7 +32,9 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_deliveries_dedup", "target", "destination", "created_at"),
+        # The dedup look-up and the operator's case-insensitive search by address (migration 0006).
+        Index("ix_deliveries_target", text("lower(target)"), "destination", "created_at"),
+        Index("ix_deliveries_created_at", "created_at"),  # purge
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -91,8 +91,3 @@ class Prepared:
             return compiled.rows(cursor)
         finally:
             cursor.close()
-
-    def first(self, conn, params):
-        """Run a query; its first row as a dict, or None."""
-        rows = self.all(conn, params)
-        return rows[0] if rows else None

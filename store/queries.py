@@ -2,13 +2,14 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 
 from status import PENDING
 from store.models import ATTEMPTS, DELIVERIES, REQUESTS, row_dict
 
 D, A = DELIVERIES.c, ATTEMPTS.c
 COLUMNS = [c for c in DELIVERIES.c]
+PURGE_SLICE = 1000  # rows per purge transaction
 
 
 class Queries:
@@ -59,12 +60,22 @@ class Queries:
         return 0.0 if oldest is None else max((self.now() - oldest).total_seconds(), 0.0)
 
     def purge(self, older_than_seconds):
-        """Delete finished deliveries (their attempts too) and answered requests older than the cut-off."""
+        """Delete finished deliveries (their attempts too) and answered requests older than the cut-off.
+
+        In slices of PURGE_SLICE rows found through the created_at index, one transaction each: the cost
+        follows what is deleted, not the ledger's size, and webhooks get the write lock between slices."""
         cutoff = self.now() - timedelta(seconds=older_than_seconds)
+        old = select(D.id).where(D.created_at < cutoff, D.status != PENDING).limit(PURGE_SLICE)
+        gone = 0
+        while True:
+            with self.writer.writing() as conn:
+                ids = list(conn.execute(old).scalars())
+                if ids:
+                    conn.execute(delete(ATTEMPTS).where(A.delivery_id.in_(ids)))
+                    gone += conn.execute(delete(DELIVERIES).where(D.id.in_(ids))).rowcount
+            if len(ids) < PURGE_SLICE:
+                break
+        unused = ~exists().where(D.request_id == REQUESTS.c.id)  # one index probe per old request
         with self.writer.writing() as conn:
-            old = select(D.id).where(D.status != PENDING, D.created_at < cutoff)
-            conn.execute(delete(ATTEMPTS).where(A.delivery_id.in_(old)))
-            gone = conn.execute(delete(DELIVERIES).where(D.status != PENDING, D.created_at < cutoff)).rowcount
-            live = select(D.request_id).distinct()
-            conn.execute(delete(REQUESTS).where(REQUESTS.c.created_at < cutoff, REQUESTS.c.id.not_in(live)))
+            conn.execute(delete(REQUESTS).where(REQUESTS.c.created_at < cutoff, unused))
         return gone

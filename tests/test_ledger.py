@@ -172,6 +172,32 @@ def test_dedup_window(store_app, justclick, mailkit, clock):
     assert len(mailkit.requests) == 2
 
 
+def test_dedup_is_exact_about_the_local_part(store_app, justclick):
+    """The look-up goes through lower(target), but only the same address dedups: a vendor may keep the
+    case of a mailbox's local part, and "Ann@" unsubscribed says nothing about "ann@"."""
+    client = store_app.test_client()
+    for email in ("Ann.Case@example.com", "ann.case@example.com", "Ann.Case@example.com"):
+        justclick.subscribe(email, "Main")
+        post(client, {"email": email}, route="justclick")
+    assert sorted(r["body"] for r in justclick.requests) == sorted({r["body"] for r in justclick.requests})
+    assert len(justclick.requests) == 2
+
+
+def test_purge_goes_in_slices(store_app, justclick, clock, monkeypatch):
+    from store import queries
+    monkeypatch.setattr(queries, "PURGE_SLICE", 2)
+    client = store_app.test_client()
+    for n in range(5):
+        justclick.subscribe(f"s{n}@example.com", "Main")
+        post(client, {"email": f"s{n}@example.com"}, route="justclick")
+    clock.advance(91 * 86400)
+    result = store_app.test_cli_runner().invoke(args=["deliveries", "purge", "--older-than", "90d"])
+    assert json.loads(result.output) == {"purged": 5} and rows(store_app) == []
+    with store_of(store_app).engine.connect() as conn:
+        from store.models import ATTEMPTS, REQUESTS
+        assert conn.execute(select(ATTEMPTS.c.id)).all() == [] == conn.execute(select(REQUESTS.c.id)).all()
+
+
 def test_failed_deliveries_do_not_dedup(store_app, justclick):
     justclick.subscribe(A, "Main")
     justclick.script[A] = 6
