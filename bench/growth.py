@@ -8,12 +8,13 @@ runs is caught as it goes to the driver and explained (EXPLAIN QUERY PLAN / EXPL
 
 import re
 import statistics
+import sys
 import time
 import uuid
 
 from sqlalchemy import event, text
 
-from bench import bulk
+from bench import bulk, cpu
 from bench.procs import LOGIN, SECRET, TOKEN, pg_database
 
 REPEATS = {"accept + record": 200, "claim (32 rows)": 20, "dedup look-up": 300, "list --target": 50,
@@ -153,8 +154,9 @@ def measure(kind, size, tmp, explain):
     return timings, filled, plans
 
 
-def section(tmp, sizes):
-    """Markdown lines: per-operation medians at both sizes and their ratio, then the query plans."""
+def section(tmp, sizes, procs=None):
+    """Markdown lines: per-operation medians at both sizes and their ratio, then the query plans; with
+    `procs`, the memory of the service's processes on the largest SQLite ledger."""
     small, large = sizes
     results, plans, fills = {}, {}, []
     for kind in ("sqlite", "postgresql"):
@@ -164,7 +166,34 @@ def section(tmp, sizes):
                                    for op, spent in timings.items()}
             fills.append(f"{kind} {size:,}: {filled:.1f} s")
             plans[kind] = found or plans.get(kind)
-    return render(results, plans, sizes, fills)
+    memory = memory_at(procs, f"sqlite:///{tmp}/growth-{large}.sqlite3") if procs else None
+    return render(results, plans, sizes, fills) + memory_lines(memory, large)
+
+
+def memory_at(procs, db_url, webhooks=2000):
+    """Peak RSS in MB of (the largest web worker, `flask worker`) serving a filled ledger: the web under the
+    Procfile's line takes `webhooks` new addresses and lists one address; the worker drains the due rows."""
+    from bench.load import drive
+    from bench.procs import peak_rss_mb, service_env, start_contenders, upstream
+
+    up = upstream(procs, 0.0)
+    proc, port, path = start_contenders(procs, ["unsub-relay"], up, db_url)["unsub-relay"]
+    drive(port, path, webhooks, 32, max_seconds=webhooks / 50 + 10)
+    web = max(peak_rss_mb(pid) for pid in cpu.children(proc.pid))
+    worker = procs.start([sys.executable, "-m", "flask", "--app", "app", "worker"],
+                         {**service_env(up, db_url, 0), "WORKER_CONCURRENCY": "16"}, "worker-growth")
+    time.sleep(8)  # about the drain of the fill's due rows at the fake upstream
+    rss = peak_rss_mb(worker.pid)
+    procs.stop(proc, worker)
+    return web, rss
+
+
+def memory_lines(memory, size):
+    if memory is None:
+        return []
+    return [f"Peak memory on the {size:,}-row SQLite ledger: largest web worker {memory[0]:.0f} MB (after "
+            f"2,000 webhooks), `flask worker` {memory[1]:.0f} MB (draining the due rows); target under 100 MB.",
+            ""]
 
 
 def render(results, plans, sizes, fills):

@@ -76,7 +76,7 @@ def sections(args, settings, procs, tmp):
         lines += stages.section(procs, settings["profile"] if args.profile < 0 else args.profile)
     if args.growth:
         from bench import growth
-        lines += growth.section(tmp, settings["growth"])
+        lines += growth.section(tmp, settings["growth"], procs)
     if args.scaleout:
         from bench import scaleout
         lines += scaleout.section(procs, settings["scaleout"], settings["scaleout_seconds"])
