@@ -82,7 +82,9 @@ def sections(args, settings, procs, tmp):
         lines += scaleout.section(procs, settings["scaleout"], settings["scaleout_seconds"])
     if args.imports:
         from bench import imports
-        lines += imports.section(tmp, settings["imports"])
+        whole = not args.all  # --all: SQLite, import and again only, to stay under five minutes
+        lines += imports.section(tmp, settings["imports"], postgres=whole,
+                                 steps=imports.STEPS if whole else ("import", "again"))
     return lines
 
 
