@@ -3,8 +3,8 @@
 The file is the kind a business brings: 1% of lines invalid, 5% repeats of an earlier line, the address
 column under varied aliases (CSV with a header). For SQLite and PostgreSQL, on a fresh ledger: a dry run,
 the import, and the same file again; each is its own `flask` process, timed, its peak memory (VmHWM)
-read while it runs. Memory is bounded if 10,000 and 100,000 lines peak alike. Under `--all`: SQLite only,
-the import and the same file again (the whole table takes two minutes more than the run may).
+read while it runs. Memory is bounded if 10,000 and 100,000 lines peak alike. Under `--all`: SQLite and
+the import alone (the whole table takes two minutes more than that run may).
 """
 
 import json
