@@ -192,7 +192,8 @@ def memory_lines(memory, size):
     if memory is None:
         return []
     return [f"Peak memory on the {size:,}-row SQLite ledger: largest web worker {memory[0]:.0f} MB (after "
-            f"2,000 webhooks), `flask worker` {memory[1]:.0f} MB (draining the due rows); target under 100 MB.",
+            f"2,000 webhooks), `flask worker` {memory[1]:.0f} MB (draining the due rows); "
+            "target under 100 MB.",
             ""]
 
 

@@ -40,12 +40,13 @@ def write_list(path, count):
 
 def run_import(db_url, path, *args):
     """(summary, seconds, peak RSS in MB) of one `flask deliveries import` process."""
-    env = {**os.environ, "DATABASE_URL": db_url, "FLASK_APP": "app", "PYTHONPATH": ROOT, "JUSTCLICK_LOGIN": "bench",
-           "JUSTCLICK_SECRET": "bench-secret", "JUSTCLICK_GROUP": "Main", "AUTO_MIGRATE": "0"}
+    env = {**os.environ, "DATABASE_URL": db_url, "FLASK_APP": "app", "PYTHONPATH": ROOT,
+           "JUSTCLICK_LOGIN": "bench", "JUSTCLICK_SECRET": "bench-secret", "JUSTCLICK_GROUP": "Main",
+           "AUTO_MIGRATE": "0"}
     started, peak = time.monotonic(), 0.0
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([sys.executable, "-m", "flask", "deliveries", "import", path, "--to",
-                                 "justclick", *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        command = [sys.executable, "-m", "flask", "deliveries", "import", path, "--to", "justclick", *args]
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
         # VmHWM while it runs: its own high-water mark (rusage's maxrss would count the benchmark's own
         # memory, which a forked child starts from).
         while proc.poll() is None:
@@ -78,9 +79,10 @@ def databases(tmp, postgres):
 def section(tmp, sizes=SIZES, postgres=True, steps=STEPS):
     """Markdown lines: one row per database, size and step."""
     lines = ["## Bulk import of a suppression list (`flask deliveries import`)", "",
-             "Each line of the file: 1% invalid, 5% a repeat of the line before, 94% new; one process per step, "
-             "its peak RSS (VmHWM) read while it ran.", "",
-             "| database | lines | step | seconds | lines/s | read | queued | duplicates | invalid | peak RSS MB |",
+             "Each line of the file: 1% invalid, 5% a repeat of the line before, 94% new; one process per "
+             "step, its peak RSS (VmHWM) read while it ran.", "",
+             "| database | lines | step | seconds | lines/s | read | queued | duplicates | invalid "
+             "| peak RSS MB |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for size in sizes:
         path = os.path.join(tmp, f"list-{size}.csv")

@@ -83,6 +83,10 @@ class DeliveryService:
         _, placed = self.store.ledger.accept(plans, dedup=True, dedup_window=dedup_window)
         return sum(1 for place in placed if place.is_new)
 
+    def count_new(self, plans, dedup_window):
+        """How many of `plans` queue would write now (a dry run of it; nothing is written)."""
+        return sum(self.store.ledger.would_add(plans, dedup_window))
+
     def _repeat(self, state, plan):
         """The answer to a request whose key was seen: the stored answer, 409 while the first one is
         running, or the state of the rows it wrote now (when its holder died before answering, or when it

@@ -27,8 +27,9 @@ class Store:
         self.writer = WriteEngine(self.engine)
         self.policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_age_seconds,
                                   settings.upstream_timeout, rand)
-        self.gate_policy = GatePolicy(settings.breaker_failures, settings.retry_base_seconds, settings.max_rates,
-                                      meter_for(settings.rate_limit_storage_uri, settings.max_rates))
+        meter = meter_for(settings.rate_limit_storage_uri, settings.max_rates)
+        self.gate_policy = GatePolicy(settings.breaker_failures, settings.retry_base_seconds,
+                                      settings.max_rates, meter)
         self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now, settings.dedup_window_seconds)
         self.queries = Queries(self.writer, self.now)
 

@@ -24,7 +24,8 @@ SELECT_LOCKED = {True: Prepared(SELECT[True].statement.with_for_update()),
 # Only a gate that is not already settled is written (and, on PostgreSQL, locked).
 UNSETTLED = or_(*(GATES.c[k] != v for k, v in SETTLED.items() if v is not None),
                 *(GATES.c[k].is_not(None) for k, v in SETTLED.items() if v is None))
-SETTLE = {True: Prepared(update(GATES).where(G.destination == bindparam("name"), UNSETTLED).values(**SETTLED)),
+SETTLE = {True: Prepared(update(GATES).where(G.destination == bindparam("name"), UNSETTLED)
+                         .values(**SETTLED)),
           False: update(GATES).where(G.destination.in_(bindparam("names", expanding=True)), UNSETTLED)
           .values(**SETTLED)}
 

@@ -135,6 +135,13 @@ class Ledger:
             seen[same] = placed[-1]
         return placed
 
+    def would_add(self, plans, dedup_window):
+        """For each plan, whether accept would write a new row now (nothing in the dedup window): read only,
+        for a dry run."""
+        now = self.now()
+        with self.writer.reading() as conn:
+            return [self._place(conn, plan, now, dedup_window).is_new for plan in plans]
+
     def _admit(self, conn, placed, now):
         """Ask each destination's gate how many new rows may be sent now; mark the others held."""
         wanted = Counter(p.plan.destination for p in placed if p.is_new)

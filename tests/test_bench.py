@@ -264,7 +264,8 @@ def test_imports_runs_every_step_on_both_databases(pg_database, monkeypatch, tmp
     rows = [line.split("|")[1:-1] for line in imports.section(str(tmp_path), (300,))
             if line.startswith("| SQLite") or line.startswith("| PostgreSQL")]
     steps = {(cells[0].strip(), cells[2].strip()): [cell.strip() for cell in cells] for cells in rows}
-    assert set(steps) == {(db, step) for db in ("SQLite", "PostgreSQL") for step in ("dry run", "import", "again")}
+    assert set(steps) == {(db, step) for db in ("SQLite", "PostgreSQL")
+                          for step in ("dry run", "import", "again")}
     for db in ("SQLite", "PostgreSQL"):
         # read, queued, duplicates, invalid: 3 invalid lines, 15 repeats; nothing new the second time
         assert steps[db, "import"][5:9] == ["300", "282", "15", "3"], steps[db, "import"]

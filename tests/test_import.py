@@ -64,8 +64,10 @@ def test_import_validates_dedups_and_is_idempotent(store_app, justclick, tmp_pat
         k: first[k] for k in ("read", "queued", "duplicates", "invalid")}
     assert [b["line"] for b in bad] == [i + 1 + (kind == "csv") for i in range(600) if i % 100 == 7]
     assert all("email" in b["errors"] for b in bad)
+    dry_again, _ = run_import(store_app, path, "--dry-run")  # it asks the ledger, as the import does
     again, _ = run_import(store_app, path)
     assert (again["queued"], again["duplicates"], rows(store_app)) == (0, valid + expected["duplicates"], valid)
+    assert (dry_again["queued"], dry_again["duplicates"]) == (again["queued"], again["duplicates"])
     for email in expected["valid"]:
         justclick.subscribe(email, "Main")
     make_worker(store_app).drain()

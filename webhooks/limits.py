@@ -86,7 +86,7 @@ def init_app(app):
 
 
 def limited(view):
-    """The view behind the caller's limit: a refused request never reaches it (nothing parsed, nothing sent)."""
+    """The view behind the caller's limit: a refused request never reaches it (nothing parsed or sent)."""
     @wraps(view)
     def checked(*args, **kwargs):
         check_caller()
