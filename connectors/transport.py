@@ -8,7 +8,7 @@ bytes, which `Answer` keeps. Mechanism only: what a status or an error means is 
 
 import json
 import os
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment
 
 import certifi
@@ -47,13 +47,21 @@ class Answer:
 
 
 def proxy_for(url):
-    """The proxy URL the environment names for `url` (HTTPS_PROXY / HTTP_PROXY, NO_PROXY), or None."""
+    """(proxy URL, headers for it) the environment names for `url` (HTTPS_PROXY / HTTP_PROXY, NO_PROXY),
+    or (None, None). As requests read them: a proxy without a scheme is http://, and credentials in its
+    URL become a Proxy-Authorization header (urllib3 sends none of its own)."""
     parts = urlsplit(url)
     proxies = getproxies_environment()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if not proxy or proxy_bypass_environment(parts.hostname or "", proxies):
-        return None
-    return proxy
+        return None, None
+    proxy = proxy if "://" in proxy else "http://" + proxy
+    found = urlsplit(proxy)
+    if found.username is None:
+        return proxy, None
+    credentials = f"{unquote(found.username)}:{unquote(found.password or '')}"
+    bare = found._replace(netloc=found.netloc.rpartition("@")[2]).geturl()
+    return bare, urllib3.make_headers(proxy_basic_auth=credentials)
 
 
 def ca_bundle():
@@ -70,10 +78,11 @@ class Transport:
     """POSTs to one upstream URL over pooled connections, under one overall deadline per call."""
 
     def __init__(self, url, connect_timeout, read_timeout, total):
-        proxy = proxy_for(url)
+        proxy, proxy_headers = proxy_for(url)
         options = {"num_pools": 4, "maxsize": MAX_CONNECTIONS, "cert_reqs": "CERT_REQUIRED",
                    "ca_certs": ca_bundle()}
-        self.pool = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        self.pool = (urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **options) if proxy
+                     else urllib3.PoolManager(**options))
         self.pool.pool_classes_by_scheme = POOLS  # connections reported to the deadline's reaper
         self.url, self.total = url, total
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
@@ -87,4 +96,6 @@ class Transport:
                                              timeout=self.timeout, retries=False, redirect=False)
             except (HTTPError, OSError) as exc:
                 raise TransportError(type(exc).__name__, call.expired or _timed_out(exc)) from None
+        if call.expired:  # cut at the deadline: a body without a length would read as complete
+            raise TransportError("deadline", True)
         return Answer(response.status, response.headers, response.data)

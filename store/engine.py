@@ -185,6 +185,10 @@ class WriteEngine:
         except StoreUnavailable as exc:
             for job in batch:
                 job.error = job.error or exc
+        except BaseException as exc:  # a timeout or exit raised in a job: the transaction is gone for all
+            for job in batch:
+                job.error = job.error or StoreUnavailable(type(exc).__name__)
+            raise
         finally:
             for job in batch:
                 job.done = True

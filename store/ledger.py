@@ -175,7 +175,7 @@ class Ledger:
             params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
                       "since": now - timedelta(seconds=window)}
             rows = (DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP).all(conn, params)
-            earlier = next((row for row in rows if row["target"] == plan.target), None)
+            earlier = rows[0] if rows and rows[0]["target"] == plan.target else None
             if earlier is not None:
                 return Placed(plan, earlier["id"], False, earlier["status"], earlier["outcome"],
                               earlier["last_code"])

@@ -46,18 +46,25 @@ class _Compiled:
                  for name, process, value in zip(names, self.results, raw)} for raw in cursor.fetchall()]
 
 
+def _translated(conn, compiled, exc):
+    """The SQLAlchemy error Connection.execute would have raised for `exc` (parameters never shown)."""
+    return DBAPIError.instance(compiled.sql, None, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
+                               dialect=conn.dialect)
+
+
 class Prepared:
     """A Core statement to run on the driver's cursor of a Connection (see the module's doc). An INSERT or
     UPDATE names the `columns` it sets, as SQLAlchemy would learn them from the first row of parameters."""
 
     def __init__(self, statement, columns=None):
-        self.statement, self.columns, self._by_dialect = statement, columns, {}
+        self.statement, self.columns, self._by_dialect = statement, columns, {}  # (dialect, driver, style)
 
     def _for(self, conn):
         dialect = conn.dialect
-        compiled = self._by_dialect.get(dialect.name)
+        key = (dialect.name, dialect.driver, dialect.paramstyle)
+        compiled = self._by_dialect.get(key)
         if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _Compiled(self.statement, self.columns, dialect)
+            compiled = self._by_dialect[key] = _Compiled(self.statement, self.columns, dialect)
         return compiled
 
     def _cursor(self, conn, params):
@@ -72,8 +79,7 @@ class Prepared:
             cursor.execute(compiled.sql, parameters)
         except Exception as exc:  # as Connection.execute would raise it: a value refused, a DBAPI error
             cursor.close()
-            raise DBAPIError.instance(compiled.sql, None, exc, conn.dialect.loaded_dbapi.Error,
-                                      hide_parameters=True, dialect=conn.dialect) from exc
+            raise _translated(conn, compiled, exc) from exc
         return compiled, cursor
 
     def rowcount(self, conn, params):
@@ -89,5 +95,7 @@ class Prepared:
         compiled, cursor = self._cursor(conn, params)
         try:
             return compiled.rows(cursor)
+        except Exception as exc:
+            raise _translated(conn, compiled, exc) from exc
         finally:
             cursor.close()

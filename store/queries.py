@@ -63,19 +63,25 @@ class Queries:
         """Delete finished deliveries (their attempts too) and answered requests older than the cut-off.
 
         In slices of PURGE_SLICE rows found through the created_at index, one transaction each: the cost
-        follows what is deleted, not the ledger's size, and webhooks get the write lock between slices."""
+        follows what is deleted, not the ledger's size, and webhooks get the write lock between slices. Each
+        DELETE checks its condition again: a row replayed since the slice was read (pending again) stays, and
+        its attempts with it (they go with their delivery: ON DELETE CASCADE)."""
         cutoff = self.now() - timedelta(seconds=older_than_seconds)
-        old = select(D.id).where(D.created_at < cutoff, D.status != PENDING).limit(PURGE_SLICE)
+        finished = (D.created_at < cutoff, D.status != PENDING)
+        unused = (REQUESTS.c.created_at < cutoff, ~exists().where(D.request_id == REQUESTS.c.id))
+        gone = self._sliced(lambda ids: delete(DELIVERIES).where(D.id.in_(ids), *finished),
+                            select(D.id).where(*finished))
+        self._sliced(lambda ids: delete(REQUESTS).where(REQUESTS.c.id.in_(ids), *unused),
+                     select(REQUESTS.c.id).where(*unused))
+        return gone
+
+    def _sliced(self, deleting, finding):
+        """Delete what `finding` selects, PURGE_SLICE rows per transaction; how many went."""
         gone = 0
         while True:
             with self.writer.writing() as conn:
-                ids = list(conn.execute(old).scalars())
+                ids = list(conn.execute(finding.limit(PURGE_SLICE)).scalars())
                 if ids:
-                    conn.execute(delete(ATTEMPTS).where(A.delivery_id.in_(ids)))
-                    gone += conn.execute(delete(DELIVERIES).where(D.id.in_(ids))).rowcount
+                    gone += conn.execute(deleting(ids)).rowcount
             if len(ids) < PURGE_SLICE:
-                break
-        unused = ~exists().where(D.request_id == REQUESTS.c.id)  # one index probe per old request
-        with self.writer.writing() as conn:
-            conn.execute(delete(REQUESTS).where(REQUESTS.c.created_at < cutoff, unused))
-        return gone
+                return gone

@@ -3,7 +3,7 @@ database's own work. The hot ones (every webhook runs them) are Prepared: run on
 (store/prepared.py).
 """
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 
 from status import DONE, PENDING
 from store.models import ATTEMPTS, DELIVERIES, REQUESTS
@@ -18,11 +18,11 @@ D, R = DELIVERIES.c, REQUESTS.c
 _DEDUP = select(D.id, D.target, D.status, D.outcome, D.last_code).where(
     func.lower(D.target) == func.lower(bindparam("target")), D.destination == bindparam("destination"),
     or_(D.status == PENDING, D.status == DONE), D.created_at >= bindparam("since"))
-DEDUP_CANDIDATES = 20  # rows of one address in other cases, in one window: more is not a person's doing
-DEDUP_NO_GROUP = Prepared(_DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc())
-                          .limit(DEDUP_CANDIDATES))
-DEDUP_GROUP = Prepared(_DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc())
-                       .limit(DEDUP_CANDIDATES))
+# The exact address's newest row first (in ORDER BY the constant does no harm): if the first candidate is
+# another case of it, there is none.
+_NEWEST_EXACT = (case((D.target == bindparam("target"), 0), else_=1), D.created_at.desc())
+DEDUP_NO_GROUP = Prepared(_DEDUP.where(D.group_name.is_(None)).order_by(*_NEWEST_EXACT).limit(1))
+DEDUP_GROUP = Prepared(_DEDUP.where(D.group_name == bindparam("group")).order_by(*_NEWEST_EXACT).limit(1))
 INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIVERIES), insert(ATTEMPTS)
 ROW_COLUMNS = ("id", "request_id", "item_index", "idempotency_key", "destination", "target", "group_name",
                "campaign", "options", "payload", "status", "attempts", "created_at", "updated_at",

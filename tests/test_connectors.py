@@ -215,6 +215,25 @@ def test_https_proxy_is_honoured(monkeypatch, justclick):
         proxy.stop()
 
 
+@pytest.mark.parametrize("env, proxy, authorization", [
+    ({"HTTPS_PROXY": "http://proxy.corp:3128"}, "http://proxy.corp:3128", None),
+    ({"HTTPS_PROXY": "proxy.corp:3128"}, "http://proxy.corp:3128", None),
+    ({"HTTPS_PROXY": "http://user:p%40ss@proxy.corp:3128"}, "http://proxy.corp:3128", "Basic dXNlcjpwQHNz"),
+    ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "mailkit.eu"}, None, None),
+    ({"HTTP_PROXY": "http://proxy.corp:3128"}, None, None),  # for http:// URLs only
+    ({}, None, None),
+], ids=["plain", "no-scheme", "credentials", "no-proxy", "other-scheme", "none"])
+def test_proxy_for(monkeypatch, env, proxy, authorization):
+    from connectors.transport import proxy_for
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "http_proxy",
+                 "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    found, headers = proxy_for("https://api.mailkit.eu/json.fcgi")
+    assert (found, (headers or {}).get("proxy-authorization")) == (proxy, authorization)
+
+
 @pytest.mark.parametrize("make", [
     lambda jc, mk: JustClick(jc.login, jc.secret, f"{jc.base}/wrong/path/", 2.0),
     lambda jc, mk: Mailkit(mk.client_id, mk.client_md5, f"{mk.base}/nothing.fcgi", 2.0),

@@ -11,20 +11,23 @@ import pytest
 
 from store.breaker import GatePolicy
 from store.gates import fresh
-from store.meters import RedisMeter, window_for
+from store.meters import RedisMeter, windows_for
 from tests.conftest import store_of
 from tests.helpers import post
 
 REDIS = "redis://127.0.0.1:6379/14"
 
 
-@pytest.mark.parametrize("rate, window", [
-    (10, (10, 1)), (1, (1, 1)), (2.5, (5, 2)), (0.5, (1, 2)), (0.25, (1, 4)), (1.2, (6, 5)),
-    (0.1, (1, 10)), (1 / 60, (1, 60)), (0.013, (1, 60)), (3.14159, (188, 60)),
-], ids=["whole", "one", "halves", "half", "quarter", "fifths", "tenth", "one-a-minute", "rounded-up",
+@pytest.mark.parametrize("rate, windows", [
+    (10, [(10, 1)]), (1, [(1, 1)]), (2.5, [(3, 1), (5, 2)]), (0.5, [(1, 2)]), (0.25, [(1, 4)]),
+    (1.2, [(2, 1), (6, 5)]), (0.1, [(1, 10)]), (1 / 60, [(1, 60)]), (0.013, [(1, 77)]), (0.001, [(1, 1000)]),
+    (3.14159, [(4, 1), (188, 60)]),
+], ids=["whole", "one", "halves", "half", "quarter", "fifths", "tenth", "one-a-minute", "odd-slow", "very-slow",
         "irrational"])
-def test_window_for(rate, window):
-    assert window_for(rate) == window
+def test_windows_for(rate, windows):
+    """Never more than ceil(rate) in a second (the ledger's bucket allows one second's worth at once), and the
+    rate itself over a longer window."""
+    assert windows_for(rate) == windows
 
 
 def _take_for(args):
@@ -59,7 +62,12 @@ def test_the_web_keeps_to_the_rate_counted_in_redis(make_app, justclick):
 
 
 def test_a_silent_redis_leaves_the_count_to_the_ledger():
-    policy = GatePolicy(rates={"justclick": 10}, meter=RedisMeter("redis://127.0.0.1:1/0", {"justclick": 10}))
+    """Nothing listens on port 1: the bucket counts, and Redis is left alone for a while after failing."""
+    meter = RedisMeter("redis://127.0.0.1:1/0", {"justclick": 10})
+    policy = GatePolicy(rates={"justclick": 10}, meter=meter)
     gate, now = fresh("justclick"), datetime(2026, 11, 23, 12, 0, 0)
     assert policy.admit(gate, 50, now)[0] == 10  # the bucket's one second's worth
     assert gate["tokens_at"] == now
+    started = time.monotonic()
+    assert [meter.take("justclick", 1) for _ in range(100)] == [None] * 100
+    assert time.monotonic() - started < 0.1  # resting: not asked again per grant

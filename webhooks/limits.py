@@ -18,7 +18,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from errors import RateLimited
 from webhooks.auth import form_field, offered_token, public_key_offered
 
-# (endpoint, which limit, key) for every limited view; the public one applies to public requests only.
+KEY_PREFIX = "unsub-relay"  # apart from other services sharing one Redis
+# The views behind the caller's limit: PUBLIC_RATE_LIMIT per IP or HOOK_RATE_LIMIT per credential.
 LIMITED = ("hooks.hook", "links.make_links", "links.unsubscribe_page", "links.unsubscribe_post")
 
 
@@ -73,7 +74,7 @@ def init_app(app):
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     limiter = Limiter(key_func=client_ip, app=app, storage_uri=settings.rate_limit_storage_uri,
-                      headers_enabled=False, strategy="fixed-window", key_prefix="unsub-relay")
+                      headers_enabled=False, strategy="fixed-window", key_prefix=KEY_PREFIX)
     # Headers off: Flask-Limiter would put a Retry-After on every answer; ours goes on the 429 alone. Fixed
     # windows: constant work per request (a moving window keeps every hit of the window and scans it).
     for endpoint in LIMITED:
@@ -103,16 +104,17 @@ def check_caller():
     strategy = current_app.extensions["rate_limiter"].limiter
     key = limit_key()
     for item in _parsed(limit_value()):
-        if not strategy.hit(item, "caller", key):
-            reset = strategy.get_window_stats(item, "caller", key).reset_time
+        if not strategy.hit(item, KEY_PREFIX, "caller", key):
+            reset = strategy.get_window_stats(item, KEY_PREFIX, "caller", key).reset_time
             raise RateLimited(f"Too many requests ({item}); nothing was sent. Try again later.",
                               retry_after=reset - time.time())
 
 
 @lru_cache(maxsize=16)
 def _parsed(text):
-    """The limits a setting names ("10 per minute;50 per day"), parsed once."""
-    return tuple(parse_many(text))
+    """The limits a setting names ("10 per minute;50 per day"), parsed once, shortest window first (as
+    Flask-Limiter orders them: a request refused by the minute is not counted against the day)."""
+    return tuple(sorted(parse_many(text)))
 
 
 def retry_after():
