@@ -156,7 +156,7 @@ class WriteEngine:
         Group commit by flat combining: whoever gets the lock runs everything queued in one transaction,
         so under load a commit (and on SQLite the file lock) serves many requests. Each job of a batch runs
         under its own savepoint: one job's failure (a value the database refuses) rolls back that job alone
-        (a job alone in its transaction needs none: SAVEPOINT and RELEASE were a fifth of its cost). On
+        (a job alone in its transaction needs none: SAVEPOINT and RELEASE were a tenth of its profile). On
         PostgreSQL the advisory `locks` of every job are taken first, in one order, and held to the commit.
         """
         job = _Job(work, locks)

@@ -14,25 +14,15 @@ from store.prepared import Prepared
 G = GATES.c
 COLUMNS = [c.name for c in GATES.c]
 INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-# Built once: building and caching a statement per call cost more than running it. One destination (the
-# usual case) gets `=`: an expanding IN is re-rendered for every execution.
-SELECT = {True: Prepared(select(GATES).where(G.destination == bindparam("name"))),
-          False: select(GATES).where(G.destination.in_(bindparam("names", expanding=True)))
-          .order_by(G.destination)}
-SELECT_LOCKED = {True: Prepared(SELECT[True].statement.with_for_update()),
-                 False: SELECT[False].with_for_update()}
+# Built once, one destination each, on the driver's cursor (store/prepared.py): building a statement per
+# call, or an expanding IN re-rendered per execution, cost more than running it. Several destinations are
+# taken one statement each, in sorted order (the order their locks are taken in).
+SELECT = Prepared(select(GATES).where(G.destination == bindparam("name")))
+SELECT_LOCKED = Prepared(SELECT.statement.with_for_update())
 # Only a gate that is not already settled is written (and, on PostgreSQL, locked).
 UNSETTLED = or_(*(GATES.c[k] != v for k, v in SETTLED.items() if v is not None),
                 *(GATES.c[k].is_not(None) for k, v in SETTLED.items() if v is None))
-SETTLE = {True: Prepared(update(GATES).where(G.destination == bindparam("name"), UNSETTLED)
-                         .values(**SETTLED)),
-          False: update(GATES).where(G.destination.in_(bindparam("names", expanding=True)), UNSETTLED)
-          .values(**SETTLED)}
-
-
-def _names(names):
-    """(one name?, the parameters naming them) for the statements above."""
-    return (True, {"name": names[0]}) if len(names) == 1 else (False, {"names": names})
+SETTLE = Prepared(update(GATES).where(G.destination == bindparam("name"), UNSETTLED).values(**SETTLED))
 
 
 def fresh(name):
@@ -46,10 +36,8 @@ def load(conn, names, lock=True):
     names = sorted(set(names))
     if not names:
         return {}
-    one, params = _names(names)
-    query = (SELECT_LOCKED if lock else SELECT)[one]
-    rows = query.all(conn, params) if one else [dict(row._mapping) for row in conn.execute(query, params)]
-    gates = {row["destination"]: row for row in rows}
+    query = SELECT_LOCKED if lock else SELECT
+    gates = {row["destination"]: row for name in names for row in query.all(conn, {"name": name})}
     missing = [name for name in names if name not in gates]
     if missing:
         insert = INSERTS.get(conn.dialect.name)
@@ -71,16 +59,13 @@ def save(conn, gates, before):
 
 
 def settle(conn, names):
-    """Put these destinations' gates in the settled state (breaker closed, counts cleared) in one guarded
-    UPDATE, without reading them first. A missing row is a fresh gate, already settled.
+    """Put these destinations' gates in the settled state (breaker closed, counts cleared), one guarded
+    UPDATE each, without reading them first. A missing row is a fresh gate, already settled.
 
     A gate opened by another transaction that has not committed yet is not seen, and stays open until its
     next probe: the price of not locking every gate on every success (at most one probe step late)."""
-    one, params = _names(sorted(set(names)))
-    if one:
-        SETTLE[True].rowcount(conn, params)
-    else:
-        conn.execute(SETTLE[False], params)
+    for name in sorted(set(names)):
+        SETTLE.rowcount(conn, {"name": name})
 
 
 def snapshot(gates):
