@@ -1,4 +1,4 @@
-"""Real headless Chromium (Debian's chromium + chromium-driver) through Selenium, and a live server for it.
+"""Real headless Chromium (Debian's chromium + chromium-driver) through Selenium for the console tests.
 
 Nothing is downloaded: the driver is Service('/usr/bin/chromedriver'). Under CI a missing Chromium fails the
 test; elsewhere it is skipped. Screenshots go to test-artifacts/ (gitignored)."""
@@ -6,10 +6,8 @@ test; elsewhere it is skipped. Screenshots go to test-artifacts/ (gitignored).""
 import os
 import shutil
 import tempfile
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.browser import close
 
@@ -66,20 +64,3 @@ def screenshot(driver, name):
     driver.save_screenshot(path)
     assert width > 0
     return path
-
-
-class LiveServer:
-    """A Flask app served on 127.0.0.1 by a threaded Werkzeug server in this process."""
-
-    def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(5)

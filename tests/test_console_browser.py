@@ -6,7 +6,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.console_browser_fixture import LiveServer, browser, chromium, screenshot  # noqa: F401 - fixtures
+from tests.browser import LiveServer
+from tests.console_browser_fixture import browser, chromium, screenshot  # noqa: F401 - fixtures
 from tests.helpers import post
 
 PASSWORD = "correct horse battery staple"
