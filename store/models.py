@@ -60,6 +60,8 @@ class Delivery(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # live or sandbox (migration 0007): a process claims, shows and exports only rows of its own mode.
+    mode: Mapped[str] = mapped_column(String(8), default="live", server_default="live")
 
 
 class Attempt(Base):
@@ -136,9 +138,32 @@ class OperatorAction(Base):
     result: Mapped[str | None] = mapped_column(Text)
 
 
+class ConsoleSession(Base):
+    """One operator login: the cookie holds a random id, the ledger its digest; logout ends it here."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """Wrong console passwords from one client (a digest of its address): the lockout is that client's."""
+
+    __tablename__ = "login_failures"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 DELIVERIES, REQUESTS, ATTEMPTS = Delivery.__table__, WebhookRequest.__table__, Attempt.__table__
 GATES, OPERATOR_LOG = DestinationGate.__table__, OperatorAction.__table__
 HEARTBEATS, ALERTS = WorkerHeartbeat.__table__, AlertRecord.__table__
+CONSOLE_SESSIONS, LOGIN_FAILURES = ConsoleSession.__table__, LoginFailure.__table__
 
 
 def row_dict(row):

@@ -8,7 +8,7 @@ from tests.fakes import JustClickFake, MailkitFake
 TOKEN = "tok-primary-0123456789"
 # Every table a PostgreSQL test may have left rows in (a breaker left open would starve the next test).
 TRUNCATE_ALL = ("TRUNCATE attempts, deliveries, webhook_requests, destination_gates, alerts, worker_heartbeats, "
-                "operator_log")
+                "operator_log, console_sessions, login_failures")
 
 
 def store_of(app):
