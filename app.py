@@ -11,11 +11,11 @@ import i18n
 import metrics
 import public
 import webhooks
+from edge import limits
+from edge.logs import init_logging
 from sandbox.setup import sandbox_env
 from serving import guard
 from settings import load_settings
-from webhooks import limits
-from webhooks.logs import init_logging
 
 
 def create_app(env=None):

@@ -15,7 +15,9 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # JsonErrorWorker: gunicorn's gevent worker whose own error answers (malformed HTTP) are JSON.
 worker_class = "serving.worker.JsonErrorWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Connections one worker holds at once; beyond them new ones wait in the listen backlog.
+# Connections one worker holds at once; beyond them new ones wait in the listen backlog. One client (a peer
+# address, an IPv6 one by its /64) holds at most a tenth of them; its connections beyond that are answered
+# 429 and closed before anything is read (serving/worker.py): one client's idle sockets cannot fill a worker.
 worker_connections = int(os.environ.get("GUNICORN_CONNECTIONS", "1000"))
 # Zapier gives a step 30 s; upstream calls are bounded by UPSTREAM_TIMEOUT (10 s) well before that.
 timeout = 30

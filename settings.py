@@ -54,6 +54,7 @@ class Settings:
     sandbox: bool = False
     breaker_failures: int = 5
     max_rates: dict = field(default_factory=dict)  # destination -> deliveries per second (0: no limit)
+    rate_wait_seconds: float = 10.0  # how long a webhook over the rate waits for its turn before it is queued
     metrics_token: str = field(default="", repr=False, metadata=SECRET)  # empty: no /metrics (404)
     metrics_port: int = 0  # the worker's own metrics port; 0: none
     problems: tuple = ()
@@ -121,8 +122,8 @@ def _link_secrets(env, problems):
     if secrets:
         try:
             LinkSigner(secrets)
-        except ValueError as exc:
-            problems.append(f"LINK_SECRETS: {exc}")
+        except ValueError as exc:  # the signer's message names LINK_SECRETS and what is wrong with it
+            problems.append(f"{exc}; signed unsubscribe links are off until it is fixed")
             return ()
     return secrets
 
@@ -179,6 +180,7 @@ def _delivery(env, problems, instance_path):
         breaker_failures=_number(env, "BREAKER_FAILURES", 5, int, problems, 1, 1000),
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
+        rate_wait_seconds=_number(env, "RATE_WAIT_SECONDS", 10.0, float, problems, 0, 20),
         sandbox=env.get("SANDBOX", "").strip().lower() in ("1", "true", "yes", "on"),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
     )

@@ -27,7 +27,7 @@ from bench.procs import LOGIN, SECRET, TOKEN, upstream
 
 # stage -> production functions, "module:qualified name". Order: as a webhook meets them.
 STAGES = {
-    "auth": ["webhooks.auth:authorize"],
+    "auth": ["edge.auth:authorize"],
     "parse": ["webhooks.intake:parse", "schemas.inbound:read_items", "schemas.inbound:canonical"],
     "validation": ["delivery.planning:make_plan"],
     "ledger accept": ["store.ledger:Ledger.accept"],

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 import metrics
 from delivery import DESTINATIONS
 from delivery.export import FORMATS, export_lines
-from delivery.imports import Importer, open_text
+from delivery.imports import Importer, Unreadable, check_utf8, open_text
 from status import STATES
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -84,7 +84,8 @@ def show_command(delivery_id):
 @click.argument("delivery_id", required=False)
 @click.option("--failed", "all_failed", is_flag=True, help="Replay every failed delivery.")
 def replay_command(delivery_id, all_failed):
-    """Send a delivery again now (or every failed one), and print the results."""
+    """Send a delivery again now (or every failed one), and print the results. Exactly those are sent:
+    the rest of the backlog stays with the worker."""
     ops = _ops()
     if all_failed == bool(delivery_id):
         raise click.UsageError("give a delivery ID or --failed")
@@ -132,7 +133,12 @@ def init_app(app):
               help="Skip addresses already unsubscribed or queued within this age (e.g. 30d); makes re-runs idempotent.")
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 def import_command(path, to, group, campaign, send_optout, window, dry_run):
-    """Queue a suppression list (CSV with a header of field names, one address per line, or JSON Lines)."""
+    """Queue a suppression list (CSV with a header of field names, one address per line, or JSON Lines).
+    A file that is not UTF-8 is refused before anything is queued; a bad line is reported and skipped."""
+    try:
+        check_utf8(path)
+    except Unreadable as exc:  # exit 1 with the reason, no traceback
+        raise click.ClickException(f"{path}: {exc}") from None
     importer = Importer(current_app.extensions["delivery"], to, {"group": group, "ID_send_message": campaign,
                         "send_optout": send_optout}, parse_age(window), dry_run)
     with open_text(path) as stream, progress_bar(path) as advance:

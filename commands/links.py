@@ -18,7 +18,10 @@ links_cli = click.Group("links", help="Signed per-recipient unsubscribe links.")
 def link_for(settings, target, to, group, campaign, expires):
     """(exit code, JSON): the link, or what is missing or wrong (nothing is written anywhere)."""
     if not settings.link_secrets or not settings.public_url:
-        return EXIT_USAGE, {"status": "invalid", "errors": {"settings": ["set LINK_SECRETS and PUBLIC_URL"]}}
+        # A LINK_SECRETS that was set but refused (too short...) says why, not merely "set it".
+        refused = [p for p in settings.problems if p.startswith(("LINK_SECRETS", "PUBLIC_URL"))]
+        return EXIT_USAGE, {"status": "invalid",
+                            "errors": {"settings": refused or ["set LINK_SECRETS and PUBLIC_URL"]}}
     try:
         request = REQUEST_SCHEMA.load(target_fields(target))
         seconds = parse_duration(expires) if expires else None

@@ -1,12 +1,18 @@
 """One overall deadline per upstream call.
 
 Socket timeouts bound each socket operation, not the call: an upstream that trickles one byte every few
-seconds holds a call (and the web thread waiting on it) for minutes. Here a call registers the pooled
-connections it uses; one reaper thread per process shuts down the socket of any call past its deadline, so
-the blocked read returns at once and the call fails as a timeout. Mechanism only: what a timeout means is
-decided by the connector.
+seconds holds a call (and the request waiting on it) for minutes. A call registers the pooled connections
+it uses; at its deadline they are shut down and closed, so the upstream sees the call end, and the call
+fails as a timeout. Mechanism only: what a timeout means is decided by the connector.
+
+How the deadline fires depends on how the process waits. Under gevent (the gunicorn workers) it is gevent's
+own Timeout, raised in the calling greenlet wherever it waits (monkey-patched, the reaper below would be
+one more greenlet, its wake-up one more thing the hub must get round to). Elsewhere (`flask worker`, the
+CLI, tests) one reaper thread per process wakes at the nearest deadline and shuts the sockets down, so the
+blocked read returns at once.
 """
 
+import logging
 import os
 import socket
 import threading
@@ -14,6 +20,10 @@ import time
 from contextlib import contextmanager
 
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from concurrency import under_gevent
+
+log = logging.getLogger("unsub_relay.connectors")
 
 _current = threading.local()
 
@@ -29,15 +39,20 @@ class Call:
         self.expired = False
 
     def cut(self):
-        """Shut down every socket of this call; the blocked read returns."""
+        """Shut down every socket of this call: a blocked read returns, the upstream sees the end."""
         self.expired = True
         for conn in self.conns:
             sock = getattr(conn, "sock", None)
             if sock is not None:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
+                except (OSError, ValueError):  # closed already, or an SSL socket never connected
                     pass
+
+    def close(self):
+        """Close every connection of this call (urllib3 drops a closed one from its pool)."""
+        for conn in self.conns:
+            conn.close()
 
 
 class Reaper:
@@ -75,7 +90,10 @@ class Reaper:
                     self.cond.wait(None if nearest is None else nearest - now)
                     self.wakes_at = None
             for call in due:
-                call.cut()
+                try:
+                    call.cut()
+                except Exception:  # noqa: BLE001 - the reaper must outlive any one call
+                    log.exception("deadline: could not cut a call")
 
 
 REAPER = Reaper()
@@ -83,15 +101,43 @@ REAPER = Reaper()
 
 @contextmanager
 def deadline(seconds):
-    """Run one upstream call under an overall deadline; yields the Call (see `expired`)."""
+    """Run one upstream call under an overall deadline; yields the Call (see `expired`). At the deadline
+    the call's connections are cut and the body of the `with` ends (under gevent at once, elsewhere when
+    its blocked read returns); the caller then finds `expired` set."""
     call = Call(seconds)
     _current.call = call
+    try:
+        with (_greenlet_deadline if under_gevent() else _reaped)(call):
+            yield call
+    finally:
+        _current.call = None
+    if call.expired:
+        call.close()
+
+
+@contextmanager
+def _greenlet_deadline(call):
+    """gevent's Timeout, raised in this greenlet at the deadline wherever it waits; swallowed here."""
+    from gevent import Timeout
+
+    timer = Timeout.start_new(max(0.0, call.deadline - time.monotonic()))
+    try:
+        yield
+    except Timeout as fired:
+        if fired is not timer:
+            raise  # someone else's timeout (an outer deadline): theirs to handle
+        call.cut()
+    finally:
+        timer.close()
+
+
+@contextmanager
+def _reaped(call):
     REAPER.watch(call)
     try:
-        yield call
+        yield
     finally:
         REAPER.forget(call)
-        _current.call = None
 
 
 class _Tracked:

@@ -32,6 +32,22 @@ ERRORS = (
     ("Disallowed IP", ConfigurationError, IP_HINT),
 )
 
+# An answer naming another address than ours (the one sent, rewritten, or someone else's) says nothing about
+# ours; its text is not repeated, since it holds an address.
+OTHER_ADDRESS = "Mailkit's answer names an address other than the one sent, so it is not trusted"
+
+
+def _an_address(text):
+    """True when an answer's text is an email address or a phone number rather than an error text."""
+    text = text.strip()
+    return "@" in text or (text.startswith("+") and text[1:].isdigit())
+
+
+def _echoes(text, sent):
+    """True when an answer's text is the address or phone number we sent (any case, a phone with or without
+    its '+'), which Mailkit answers for an address that is in no list."""
+    return bool(sent) and text.strip().lstrip("+").lower() == sent.strip().lstrip("+").lower()
+
 
 def error_for(text, code=None):
     """Map a Mailkit error text to the error class that says what it means."""
@@ -107,10 +123,17 @@ class Mailkit(Connector):
         if status == "2":
             return Result(self.name, ALREADY_UNSUBSCRIBED, "2", "already unsubscribed")
         if status == "1":
-            if sent and str(answer.get("ID_email", "")).lower() == sent.lower():
-                return Result(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
-            return Result(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {answer.get('ID_email')})")
+            return self._status_one(str(answer.get("ID_email", "")).strip(), sent)
         raise UpstreamError(f"Mailkit answered an unknown status {status!r}", code=status or None)
+
+    def _status_one(self, echoed, sent):
+        """Status 1 carries the contact's numeric ID_email (unsubscribed) or echoes the address we sent (it
+        is in no list). Anything else is about an address we did not send: no success is read from it."""
+        if _echoes(echoed, sent):  # first: a phone number echoed without its '+' is no ID
+            return Result(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
+        if echoed.isascii() and echoed.isdigit():
+            return Result(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {echoed})")
+        raise VerificationError(OTHER_ADDRESS, code="1")
 
     def _xmlrpc_result(self, response, sent):
         try:
@@ -121,8 +144,10 @@ class Mailkit(Connector):
             raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
         if isinstance(value, int):
             return Result(self.name, UNSUBSCRIBED, str(value), f"unsubscribed (ID_email {value})")
-        if sent and value.strip().lower() == sent.lower():
+        if _echoes(value, sent):
             return Result(self.name, NOT_SUBSCRIBED, None, "the address is in no list")
+        if _an_address(value):
+            raise VerificationError(OTHER_ADDRESS)
         raise error_for(value)
 
 

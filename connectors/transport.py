@@ -83,7 +83,7 @@ class Transport:
                    "ca_certs": ca_bundle()}
         self.pool = (urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **options) if proxy
                      else urllib3.PoolManager(**options))
-        self.pool.pool_classes_by_scheme = POOLS  # connections reported to the deadline's reaper
+        self.pool.pool_classes_by_scheme = POOLS  # connections reported to the call's deadline (cut there)
         self.url, self.total = url, total
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
 

@@ -8,7 +8,7 @@ SESSION_HOURS = 12
 
 
 def init_app(app):
-    """Register the console when both secrets are set: session cookie, login limiter, reports, pages."""
+    """Register the console when both secrets are set: cookie, sessions, lockout, reports, pages."""
     settings = app.config["SETTINGS"]
     if not (settings.console_password and settings.secret_key):
         return
@@ -21,7 +21,9 @@ def init_app(app):
                       PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
                       WTF_CSRF_TIME_LIMIT=None)  # the token lives as long as the session
     app.session_interface = ConsoleSessionInterface()
-    # The login rate uses the app's one limiter (webhooks/limits.py: RATE_LIMIT_STORAGE_URI, the client IP
-    # behind TRUSTED_PROXY_HOPS); the lockout (refused logins counted in the store) holds across processes.
+    # Sessions and the per-client login lockout live in the ledger: they hold across processes, and logout
+    # ends a session for every copy of its cookie.
+    store = app.extensions["delivery"].store
+    app.extensions["console_sessions"], app.extensions["login_failures"] = store.console_sessions, store.login_failures
     app.extensions["reports"] = Reports(app.extensions["delivery"])
     app.register_blueprint(bp)

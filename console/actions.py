@@ -14,18 +14,20 @@ log = logging.getLogger("unsub_relay.console")
 
 @bp.post("/deliveries/<delivery_id>/replay")
 def replay(delivery_id):
-    """Send one delivery again now (Operations.replay), then show it with its new attempt."""
-    operations = current_app.extensions["operations"]
-    row = operations.show(delivery_id) if DELIVERY_ID.fullmatch(delivery_id) else None
+    """Send this one delivery again now (Operations.replay: leased by id, sent, recorded; nothing else that
+    is due goes with it), then show it with its new attempt."""
+    reports = current_app.extensions["reports"]
+    row = reports.delivery(delivery_id) if DELIVERY_ID.fullmatch(delivery_id) else None
     if row is None:
         abort(404, "No delivery has that id.")
-    count = operations.replay([row["id"]])
-    after = operations.show(row["id"])
+    count = current_app.extensions["operations"].replay([row["id"]])
+    after = reports.delivery(row["id"])
     result = (f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, "
               f"code {after['last_code'] or '-'})")
-    current_app.extensions["reports"].record("replay", row["id"], result)
-    log.info("console replay id=%s result=%s", row["id"], after["status"])
-    flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}.")
+    reports.record("replay", row["id"], result)
+    log.info("console replay id=%s sent=%d result=%s", row["id"], count, after["status"])
+    flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}." if count else
+          "Not replayed: it is being sent right now, or its destination is not configured.")
     return redirect(url_for("console.delivery", delivery_id=row["id"]), 303)
 
 
@@ -46,9 +48,9 @@ def confirm_replay(name):
 def replay_destination(name):
     """Make every failed delivery of the destination due again; the worker sends them."""
     reports = current_app.extensions["reports"]
-    expected = request.form.get("expected", "")
+    expected = request.form.get("expected", type=int)  # what the confirmation showed, for the log
     count = reports.requeue_failed(_destination(name))
-    result = f"{count} made due again (confirmed for {expected or '?'})"
+    result = f"{count} made due again (confirmed for {'?' if expected is None else expected})"
     reports.record("replay_destination", name, result)
     log.info("console replay destination=%s count=%d", name, count)
     flash(f"{count} failed {name} deliveries are due again: the worker sends them at the destination's rate.")

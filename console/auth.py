@@ -1,16 +1,18 @@
-"""GET/POST /console/login and POST /console/logout: a password, a rate limit and a lockout."""
+"""GET/POST /console/login and POST /console/logout: a password, a lockout per client, sessions kept in the
+ledger (the cookie holds a random id only; logout ends the session for every copy of the cookie)."""
 
 import hmac
 import logging
+import math
+import secrets
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
-from console.web import bp, operator_mark
+from console import formats
+from console.web import bp, client_digest, current_session, session_digest
+from edge.clients import client_key
 
 log = logging.getLogger("unsub_relay.console")
-LOGIN_RATE = "5 per minute"  # per client address (Flask-Limiter, the app's storage)
-
-
 def _next_page():
     """Where to go after logging in: a console path only (no open redirect)."""
     wanted = request.args.get("next", "")
@@ -24,36 +26,47 @@ def _refuse(status, message, headers=None):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The login form; a POST is checked against the lockout, then the password in constant time."""
+    """The login form; a POST is admitted by the client's lockout, then the password is checked in
+    constant time. No rate limiter here: its storage may be down, and the lockout is in the ledger."""
     if request.method == "GET":
         return render_template("console/login.html", error=None)
-    with current_app.extensions["rate_limiter"].limit(LOGIN_RATE, scope="console-login"):
-        return _check_password()
-
-
-def _check_password():
-    reports = current_app.extensions["reports"]
-    locked = reports.locked_for()
-    if locked:
-        log.warning("console login refused: locked for %.0f s after repeated failures", locked)
-        return _refuse(429, f"Too many wrong passwords: the login is locked for {locked / 60:.0f} more "
-                            "minutes.", {"Retry-After": str(int(locked))})
+    client = client_digest(client_key(request.remote_addr))
+    failures = current_app.extensions["login_failures"]
+    wait = failures.admit(client)
+    if wait:
+        log.warning("console login refused: client %s locked for %.0f s after repeated failures",
+                    client[:8], wait)
+        return _refuse(429, f"Too many wrong passwords from your address: try again in {formats.age(wait)}.",
+                       {"Retry-After": str(math.ceil(wait))})
     given = request.form.get("password", "").encode("utf-8")
     expected = current_app.config["SETTINGS"].console_password.encode("utf-8")
     if not hmac.compare_digest(given, expected):
-        reports.record("login_refused", None, "wrong password")
-        log.warning("console login refused: wrong password")
+        current_app.extensions["reports"].record("login_refused", None, "wrong password")
+        log.warning("console login refused: wrong password (client %s)", client[:8])
         return _refuse(401, "Wrong password.")
-    session.clear()  # a fresh session (and CSRF token) after login: no fixation
-    session.permanent = True
-    session["operator"] = operator_mark()
-    reports.record("login", None, "ok")
+    failures.forget(client)
+    _start_session()
+    current_app.extensions["reports"].record("login", None, "ok")
     log.info("console login")
     return redirect(_next_page(), 303)
 
 
+def _start_session():
+    """A fresh random session id (and CSRF token) after login: no fixation. The cookie holds the id alone;
+    the ledger its digest, the expiry and, later, the last searched address."""
+    session_id = secrets.token_urlsafe(32)
+    lifetime = current_app.permanent_session_lifetime
+    current_app.extensions["console_sessions"].start(session_digest(session_id), lifetime)
+    session.clear()
+    session.permanent = True
+    session["sid"] = session_id
+
+
 @bp.post("/logout")
 def logout():
+    """End the session in the ledger (a copy of the cookie is worth nothing after this) and in the cookie."""
+    if current_session() is not None:
+        current_app.extensions["console_sessions"].end(session_digest(session["sid"]))
     session.clear()
     flash("Logged out.")
     return redirect(url_for("console.login"), 303)

@@ -7,14 +7,12 @@ STACK = ("done", "failed", "pending")  # bottom to top
 
 
 def when(value):
-    """'2026-11-23 21:03:35 UTC' from a naive-UTC datetime or an ISO string ('-' when empty)."""
-    if not value:
+    """'2026-11-23 21:03:35 UTC' from a naive-UTC datetime as the store returns it ('-' for None). Pages get
+    datetimes, never strings: a string here is a bug upstream, not something to guess at."""
+    if value is None:
         return "-"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.removesuffix("Z"))
-        except ValueError:
-            return value
+    if not isinstance(value, datetime):
+        raise TypeError(f"a time to show must be a datetime, not {type(value).__name__}")
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -1,4 +1,7 @@
-"""The console's pages: overview, search, one delivery, the operator log."""
+"""The console's pages: overview, search, one delivery, the operator log.
+
+What reaches a page is the store's own values (datetimes stay datetimes); every query argument is checked
+first, and one that is not ours is a 400 page, never a traceback."""
 
 import re
 
@@ -6,45 +9,49 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 
 from console import formats
 from console.search import cursor_of, filters_of, parse_cursor, query_of, read_form
-from console.web import bp
+from console.web import bp, current_session, session_digest
 
 DELIVERY_ID = re.compile(r"[0-9a-f]{6,32}")
+LOG_ID = re.compile(r"[1-9][0-9]{0,9}")  # an operator-log id: ASCII digits within the column's range
+MAX_LOG_ID = 2**31 - 1  # INTEGER on both databases
 PAGE_SIZE = 50
 
 
-def worker_seen():
-    """When a worker was last seen (its heartbeat), or None where this version has no heartbeat."""
-    seen = getattr(current_app.extensions["operations"], "worker_seen", None)
-    value = seen() if seen else None
-    return value.get("seen_at") if isinstance(value, dict) else value
+def log_id(name):
+    """The operator-log id in query argument `name`, None when absent; 400 when it is not one."""
+    text = request.args.get(name, "")
+    if not text:
+        return None
+    if not LOG_ID.fullmatch(text) or int(text) > MAX_LOG_ID:
+        abort(400, "That is not an entry of the operator log.")
+    return int(text)
 
 
 @bp.get("/")
 def overview():
-    reports = current_app.extensions["reports"]
-    data = reports.overview()
+    data = current_app.extensions["reports"].overview()
     peak, bars = formats.bars(data["series"])
     gauge = formats.gauge(data["oldest_age"], data["alert_seconds"], data["compliance_seconds"])
-    seen = worker_seen()
-    heartbeat = hasattr(current_app.extensions["operations"], "worker_seen")
+    worker = data["worker"]
+    worker_age = (data["now"] - worker["seen_at"]).total_seconds() if worker else None
     return render_template("console/overview.html", data=data, peak=peak, bars=bars, gauge=gauge,
-                           chart=formats, heartbeat=heartbeat, worker_seen=seen,
-                           worker_age=(data["now"] - seen).total_seconds() if seen else None)
+                           chart=formats, worker=worker, worker_age=worker_age)
 
 
 @bp.post("/search")
 def search_post():
-    """Keep the typed address in the signed session and show the results at a URL without it."""
+    """Keep the typed address with the session, in the ledger, and show the results at a URL without it."""
     form = read_form(request.form, request.form.get("address", "").strip())
     if not form.validate():
         return render_template("console/search.html", form=form, rows=None), 400
-    session["search_address"] = form.address.data or ""
+    current_app.extensions["console_sessions"].remember_search(session_digest(session["sid"]),
+                                                               form.address.data or "")
     return redirect(url_for("console.search", **query_of(form)), 303)
 
 
 @bp.get("/search")
 def search():
-    address = session.get("search_address", "") if request.args.get("address") == "1" else ""
+    address = (current_session()["search_address"] or "") if request.args.get("address") == "1" else ""
     form = read_form(request.args, address)
     older, newer = request.args.get("older"), request.args.get("newer")
     cursor = parse_cursor(older or newer) if (older or newer) else None
@@ -63,13 +70,14 @@ def search():
 
 @bp.get("/deliveries/<delivery_id>")
 def delivery(delivery_id):
-    """Every field, every attempt in order, and the request the delivery came from."""
+    """Every field, every attempt in order, and the request the delivery came from (this mode's rows)."""
     if not DELIVERY_ID.fullmatch(delivery_id):
         abort(404, "No delivery has that id.")
-    row = current_app.extensions["operations"].show(delivery_id)
+    reports = current_app.extensions["reports"]
+    row = reports.delivery(delivery_id)
     if row is None:
         abort(404, "No delivery has that id (or the prefix is not unique).")
-    origin = current_app.extensions["reports"].request(row["request_id"])
+    origin = reports.request(row["request_id"])
     scrub = current_app.config["SETTINGS"].secrets
     payload = {k: ("***" if str(v) in scrub else v) for k, v in (row.get("payload") or {}).items()}
     return render_template("console/delivery.html", row=row, payload=payload, origin=origin)
@@ -77,10 +85,7 @@ def delivery(delivery_id):
 
 @bp.get("/log")
 def operator_log():
-    before = request.args.get("before", "")
-    if before and not before.isdigit():
-        abort(400, "That is not a page of the operator log.")
-    entries, more = current_app.extensions["reports"].log_page(int(before) if before else None, PAGE_SIZE)
+    before, shown = log_id("before"), log_id("shown")
+    entries, more = current_app.extensions["reports"].log_page(before, PAGE_SIZE)
     older = url_for("console.operator_log", before=entries[-1]["id"]) if more else None
-    return render_template("console/log.html", entries=entries, older=older,
-                           shown=request.args.get("shown", type=int))
+    return render_template("console/log.html", entries=entries, older=older, shown=shown)

@@ -4,14 +4,14 @@ import hashlib
 import hmac
 import logging
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from console import formats
-from errors import RelayError
+from errors import RelayError, StoreUnavailable
 
 log = logging.getLogger("unsub_relay.console")
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -34,16 +34,35 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return request.is_secure or forwarded == "https"
 
 
-def operator_mark():
-    """What a logged-in session holds: a MAC of the password, so changing CONSOLE_PASSWORD logs
-    everybody out and the cookie reveals nothing about it."""
+def _keyed(message):
+    """HMAC-SHA256 of `message` under SECRET_KEY and CONSOLE_PASSWORD: changing either one leaves every
+    stored digest unmatched (everybody is logged out), and a digest reveals neither the message nor them."""
     settings = current_app.config["SETTINGS"]
-    return hmac.new(settings.secret_key.encode(), b"console:" + settings.console_password.encode(),
-                    hashlib.sha256).hexdigest()
+    key = settings.secret_key.encode() + b"\0console:" + settings.console_password.encode()
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def session_digest(session_id):
+    """What console_sessions keeps of the cookie's random session id (never the id itself)."""
+    return _keyed("session:" + session_id)
+
+
+def client_digest(client):
+    """What login_failures keeps of a client's address (never the address itself)."""
+    return _keyed("client:" + client)
+
+
+def current_session():
+    """The console_sessions row ({search_address}) of this request's cookie, or None (once per request)."""
+    if "console_session" not in g:
+        session_id = session.get("sid")
+        g.console_session = (current_app.extensions["console_sessions"].find(session_digest(session_id))
+                             if isinstance(session_id, str) and session_id else None)
+    return g.console_session
 
 
 def logged_in():
-    return hmac.compare_digest(session.get("operator", ""), operator_mark())
+    return current_session() is not None
 
 
 @bp.before_request
@@ -67,7 +86,11 @@ def headers(response):
 
 @bp.context_processor
 def page_globals():
-    return {"csrf_token": generate_csrf, "signed_in": logged_in()}
+    try:
+        signed_in = logged_in()
+    except StoreUnavailable:  # the 503 page itself: shown without the menu
+        signed_in = False
+    return {"csrf_token": generate_csrf, "signed_in": signed_in}
 
 
 @bp.app_template_filter("when")

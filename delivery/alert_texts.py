@@ -1,12 +1,11 @@
 """The words of every alert: what happened, since when, how many, what to do. Addresses masked, secrets
 scrubbed, vendor texts cut short; times in UTC."""
 
-from collections import Counter
+import re
 
 from delivery.notify import Message
 from masking import mask
 
-LISTED = 5  # deliveries named in a summary
 TEXT_LIMIT = 200
 TITLE = "unsub-relay: "
 
@@ -22,46 +21,71 @@ def hours(seconds):
 def clean(text, target, secrets):
     """A vendor's text without the person's address or any configured secret, on one short line."""
     text = " ".join(str(text or "").split())
-    if target:
-        text = text.replace(str(target), mask(target))
+    if target:  # in any case: a vendor may echo the address upper-cased
+        masked = mask(target)
+        text = re.sub(re.escape(str(target)), lambda _: masked, text, flags=re.IGNORECASE)
     for secret in secrets:
         text = text.replace(secret, "***")
     return text[:TEXT_LIMIT]
 
 
-def _advice(row):
-    if row["error_kind"] == "expired":
-        return (f"The retry window ran out. Once {row['destination']} works again, replay it: "
-                f"`flask deliveries replay {row['id']}` (or `--failed` for all).")
-    return (f"Check {row['destination']}'s credentials, IP allow-list and signature settings "
-            f"(`flask check --online`), then replay it: `flask deliveries replay {row['id']}`.")
+WHAT = {
+    "configuration": "{name} {again}refuses our configuration (credentials, IP allow-list or signature)",
+    "verification": "{name}'s answers {again}fail verification (signed with another secret than ours, or "
+                    "altered on the way)",
+    "expired": "deliveries to {name} were {again}dead-lettered: their retry window ran out",
+}
+TODO = {
+    "configuration": "run `flask check --online`, fix {name}'s settings, then "
+                     "`flask deliveries replay --failed`.",
+    "verification": "check {name}'s secret (`flask check --online`), fix it, then "
+                    "`flask deliveries replay --failed`.",
+    "expired": "once {name} answers again (see /readyz), replay them: `flask deliveries replay --failed`.",
+}
 
 
-def failed_delivery(key, row, secrets):
-    reason = "dead-lettered: its retry window ran out" if row["error_kind"] == "expired" else \
-        f"failed ({row['error_kind']})"
+def _example(row, secrets):
+    code = clean(row["last_code"], None, secrets) or "-"
+    text = clean(row["last_text"], row["target"], secrets)
+    return f"- {row['id'][:12]} {mask(row['target'])} at {when(row['completed_at'])}: {code} {text[:80]}"
+
+
+def failures(key, name, cause, group, repeated, secrets):
+    """Deliveries to one destination that failed for one cause since the previous message: one message,
+    however many, with the count and a few examples (addresses masked, secrets scrubbed)."""
+    count, again = group["count"], "still " if repeated else ""
+    examples = [_example(row, secrets) for row in group["examples"]]
+    more = count - len(examples)
     body = "\n".join([
-        f"What: the unsubscribe of {mask(row['target'])} at {row['destination']} {reason}: "
-        f"{clean(row['last_code'], None, secrets) or '-'} {clean(row['last_text'], row['target'], secrets)}",
-        f"Since: accepted {when(row['created_at'])}, given up {when(row['completed_at'])}.",
-        "How many: this delivery (id " + row["id"] + ").",
-        "What to do: " + _advice(row)])
-    return Message(key, f"{TITLE}delivery to {row['destination']} {reason.split(':')[0]}", body, "failure")
+        "What: " + WHAT[cause].format(name=name, again=again) + ". For example:",
+        *examples, *([f"- ... and {more} more"] if more > 0 else []),
+        f"Since: {when(group['first'])} (last {when(group['last'])}).",
+        f"How many: {count} failed deliver{'y' if count == 1 else 'ies'} since the last message.",
+        "What to do: " + TODO[cause].format(name=name)])
+    what = "dead-lettered" if cause == "expired" else f"{again}failing: {cause}"
+    return Message(key, f"{TITLE}{name} {what} ({count} deliver{'y' if count == 1 else 'ies'})", body,
+                   "failure")
 
 
-def failed_summary(key, rows, secrets):
-    kinds = Counter((row["destination"], row["error_kind"]) for row in rows)
-    listed = [f"- {row['id'][:12]} {mask(row['target'])} at {row['destination']} ({row['error_kind']}): "
-              f"{clean(row['last_text'], row['target'], secrets)[:80]}" for row in rows[:LISTED]]
+def limit_store_down(key, since, repeated):
+    again = "still " if repeated else ""
     body = "\n".join([
-        f"What: {len(rows)} deliveries failed: "
-        + ", ".join(f"{n} at {dest} ({kind})" for (dest, kind), n in sorted(kinds.items())) + ".",
-        *listed, *([f"- ... and {len(rows) - LISTED} more"] if len(rows) > LISTED else []),
-        f"Since: {when(min(r['completed_at'] for r in rows))}.",
-        f"How many: {len(rows)}.",
-        "What to do: see them with `flask deliveries list --status failed`; fix the destination "
-        "(`flask check --online`), then `flask deliveries replay --failed`."])
-    return Message(key, f"{TITLE}{len(rows)} deliveries failed", body, "failure")
+        f"What: the rate-limit store (Redis, RATE_LIMIT_STORAGE_URI) {again}does not answer. Webhooks are "
+        "still accepted; rate limits are counted without it meanwhile, and the delivery rate in the ledger.",
+        f"Since: {when(since)}.",
+        "How many: every check of the worker since then failed.",
+        "What to do: check the Redis server or add-on (is it up, full, reachable from here?); "
+        "a message follows when it answers again."])
+    return Message(key, f"{TITLE}rate-limit store {again}not answering", body, "warning")
+
+
+def limit_store_up(key, since, now):
+    body = "\n".join([
+        "What: the rate-limit store (Redis, RATE_LIMIT_STORAGE_URI) answers again.",
+        f"Since: {when(now)} (it stopped answering {when(since)}).",
+        "How many: -",
+        "What to do: nothing; rate limits are shared through it again."])
+    return Message(key, f"{TITLE}rate-limit store recovered", body, "success")
 
 
 def breaker_open(key, name, gate):
@@ -74,17 +98,6 @@ def breaker_open(key, name, gate):
         f"What to do: check {name}'s status page and our network; nothing to replay: queued deliveries "
         "go out by themselves when it answers again."])
     return Message(key, f"{TITLE}{name} unreachable (breaker open)", body, "warning")
-
-
-def destination_failing(key, name, activity, repeated):
-    again = "still " if repeated else ""
-    body = "\n".join([
-        f"What: {name} is {again}refusing our configuration (credentials, IP or signature).",
-        f"Since: {when(activity['first_failure'])} (last failure {when(activity['last_failure'])}).",
-        f"How many: {activity['failures']} failed attempt(s) since the last message.",
-        f"What to do: run `flask check --online`, fix {name}'s settings, then "
-        "`flask deliveries replay --failed`."])
-    return Message(key, f"{TITLE}{name} {again}failing: configuration", body, "failure")
 
 
 def recovered(key, name, last, success):

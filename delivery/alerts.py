@@ -1,8 +1,10 @@
 """The alert checks: what deserves a message now, decided once across every process through the store.
 
 Each check reads the ledger, proposes records with deterministic keys (kind, subject and the bucket the
-decision rests on: a delivery's completion, a breaker's opening, the previous message about a destination,
-the backlog's age step, the last claim) and sends only the messages whose record this process inserted.
+decision rests on: the previous message about the same subject, a breaker's opening, the backlog's age
+step, the last claim) and sends only the messages whose record this process inserted. Failures are grouped:
+one message per destination and cause in ALERT_REPEAT_SECONDS, with the count since the previous one and
+a few masked examples, however many deliveries failed.
 """
 
 import logging
@@ -11,23 +13,35 @@ import time
 from datetime import timedelta
 
 from delivery import alert_texts as texts
+from delivery import telemetry
 from delivery.notify import notifier_for
 from errors import StoreUnavailable
-from store.alerts import AlertStore
+from store.alerts import CONFIGURATION, FAILED_KINDS, AlertStore
 from store.breaker import OPEN
+from limitstorage import is_redis, open_storage
 
 log = logging.getLogger("unsub_relay.alerts")
-FAILING, BREAKER, RECOVERED = "destination_failing", "breaker_open", "recovered"
-CHAIN = (FAILING, BREAKER, RECOVERED)  # a destination's messages, in the order they happened
+# One kind of record per cause of failed deliveries (configuration failures keep their first name).
+FAILING = {"configuration": "destination_failing", "verification": "destination_unverified",
+           "expired": "dead_letters"}
+BREAKER, RECOVERED = "breaker_open", "recovered"
+# A destination's messages that a delivery getting through again answers, in the order they happened.
+CHAIN = (*(FAILING[kind] for kind in CONFIGURATION), BREAKER, RECOVERED)
+LIMITS_DOWN, LIMITS_UP, LIMITS = "limit_store_down", "limit_store_up", "limit_store"
+LIMITS_TIMEOUT = 1.0  # seconds the limit store's ping may take: the check runs beside the loop, not in it
 FIRST_LOOKBACK = timedelta(hours=24)  # failures older than this when a process starts are not news
-OVERLAP = timedelta(minutes=5)  # each check re-reads this much of the last one: records dedupe it
+OVERLAP = timedelta(minutes=5)
 SILENT_AFTER = timedelta(minutes=5)
 KEEP_RECORDS = timedelta(days=30)
-SUMMARY_AFTER = 3  # more failed deliveries than this in one check: one summary message
 
 
 def iso(moment):
     return moment.isoformat() if moment is not None else "none"
+
+
+def limit_store_for(uri):
+    """The rate-limit store to ping when RATE_LIMIT_STORAGE_URI names Redis (short timeouts), else None."""
+    return open_storage(uri, LIMITS_TIMEOUT) if is_redis(uri) else None
 
 
 class AlertChecks:
@@ -38,18 +52,22 @@ class AlertChecks:
         self.settings = service.settings
         self.notifier = notifier_for(self.settings.alert_urls)
         self.destinations = list(service.connectors)
-        self.failed_since = None  # where the next failed-delivery check starts reading
+        self.limit_store = limit_store_for(self.settings.rate_limit_storage_uri) if self.enabled else None
 
     @property
     def enabled(self):
         return self.notifier.enabled
+
+    @property
+    def repeat(self):
+        return timedelta(seconds=self.settings.alert_repeat_seconds)
 
     def run(self, checks=None):
         """Run the checks (all by default) and queue the messages this process won; returns them."""
         if not self.enabled:
             return []
         messages = []
-        for check in checks or (self.failed_deliveries, self.failing_destinations, self.pending_age,
+        for check in checks or (self.failing_destinations, self.limit_store_down, self.pending_age,
                                 self.worker_silent):
             try:
                 messages.extend(check())
@@ -57,34 +75,41 @@ class AlertChecks:
                 log.error("alert check %s failed (%s)", check.__name__, exc.reason)
         for message in messages:
             self.notifier.send(message)
+            telemetry.alert_sent(message.key.split(":", 1)[0])
         return messages
 
-    def _won(self, proposals):
+    def _won(self, proposals, at=None):
         """The (record, message) proposals whose record this process inserted first."""
-        mine = self.store.take([record for record, _ in proposals])
+        mine = self.store.take([record for record, _ in proposals], at)
         return [(record, message) for record, message in proposals if record["key"] in mine]
 
-    def failed_deliveries(self):
-        """Dead letters and configuration failures: one message each, or one summary when many."""
-        now = self.store.now()
-        since = self.failed_since or now - FIRST_LOOKBACK
-        rows = self.store.failed_since(since)
-        self.failed_since = now - OVERLAP
-        proposals = [(record("delivery_failed", row["id"], iso(row["completed_at"])), row) for row in rows]
-        won = self._won(proposals)
-        if len(won) > SUMMARY_AFTER:
-            return [texts.failed_summary(won[0][0]["key"], [row for _, row in won], self.settings.secrets)]
-        return [texts.failed_delivery(proposal["key"], row, self.settings.secrets) for proposal, row in won]
-
     def failing_destinations(self):
-        """Per destination: its breaker opening, configuration failures (repeated at most every
-        ALERT_REPEAT_SECONDS with the count since), and its recovery."""
-        gates, messages = self.store.gates(), []
+        """Per destination: failed deliveries grouped by cause (configuration, verification, dead letters),
+        its breaker opening, and its recovery."""
+        gates, messages, now = self.store.gates(), [], self.store.now()
         for name in sorted(set(self.destinations) | set(gates)):
-            proposals = [self._breaker(name, gates.get(name)), self._failing(name),
-                         self._recovered(name, gates.get(name))]
+            failures = [self._failures(name, cause, now) for cause in FAILED_KINDS]
+            proposals = [self._breaker(name, gates.get(name)), self._recovered(name, gates.get(name))]
+            messages.extend(message for _, message in self._won([p for p in failures if p], now))
             messages.extend(message for _, message in self._won([p for p in proposals if p]))
         return messages
+
+    def _failures(self, name, cause, now):
+        """One message for the deliveries to `name` that failed for `cause` since the previous one, unless
+        that one is younger than ALERT_REPEAT_SECONDS. Its record is dated `now`, the end of what it counts,
+        so the next message counts from there: no failure is counted twice or lost between two."""
+        kind = FAILING[cause]
+        previous = self.store.last(name, (kind, RECOVERED))
+        episode = previous if previous and previous["kind"] == kind else None
+        if episode and now - episode["created_at"] < self.repeat:
+            return None
+        since = previous["created_at"] if previous else now - FIRST_LOOKBACK
+        group = self.store.failures(name, cause, since, now)
+        if not group["count"]:
+            return None
+        proposal = record(kind, name, iso(previous["created_at"] if previous else None), group["count"])
+        return proposal, texts.failures(proposal["key"], name, cause, group, episode is not None,
+                                        self.settings.secrets)
 
     def _breaker(self, name, gate):
         if not gate or gate["state"] != OPEN:
@@ -92,25 +117,11 @@ class AlertChecks:
         proposal = record(BREAKER, name, iso(gate["opened_at"]))
         return proposal, texts.breaker_open(proposal["key"], name, gate)
 
-    def _failing(self, name):
-        now, repeat = self.store.now(), timedelta(seconds=self.settings.alert_repeat_seconds)
-        previous = self.store.last(name, (FAILING, RECOVERED))
-        episode = previous if previous and previous["kind"] == FAILING else None
-        if episode and now - episode["created_at"] < repeat:
-            return None
-        since = previous["created_at"] if previous else now - FIRST_LOOKBACK
-        activity = self.store.destination_activity(name, since)
-        if not activity["failures"]:
-            return None
-        bucket = iso(previous["created_at"] if previous else None)
-        proposal = record(FAILING, name, bucket, activity["failures"])
-        return proposal, texts.destination_failing(proposal["key"], name, activity, episode is not None)
-
     def _recovered(self, name, gate):
         last = self.store.last(name, CHAIN)
         if last is None or last["kind"] == RECOVERED or (gate and gate["state"] == OPEN):
             return None
-        activity = self.store.destination_activity(name, last["created_at"])
+        activity = self.store.destination_activity(name)
         success, failure = activity["last_success"], activity["last_failure"]
         if success is None or (failure is not None and success <= failure):
             return None  # no delivery since its last configuration failure
@@ -118,6 +129,31 @@ class AlertChecks:
             return None  # the breaker closes on a success: one after it opened
         proposal = record(RECOVERED, name, iso(last["created_at"]))
         return proposal, texts.recovered(proposal["key"], name, last, success)
+
+    def limit_store_down(self):
+        """RATE_LIMIT_STORAGE_URI's Redis pinged each check: while it does not answer, one message per
+        ALERT_REPEAT_SECONDS (a flapping Redis included); one when it answers again."""
+        if self.limit_store is None:
+            return []
+        answers, now = self.limit_store.check(), self.store.now()
+        previous = self.store.last(LIMITS, (LIMITS_DOWN, LIMITS_UP))
+        down = previous is not None and previous["kind"] == LIMITS_DOWN
+        if answers:
+            return self._limits_up(previous, now) if down else []
+        last_down = previous if down else self.store.last(LIMITS, (LIMITS_DOWN,))
+        if last_down and now - last_down["created_at"] < self.repeat:
+            return []
+        proposal = record(LIMITS_DOWN, LIMITS, iso(previous["created_at"] if previous else None))
+        since = self.store.episode_start(LIMITS, LIMITS_DOWN, LIMITS_UP) if down else now
+        return self._sent(proposal, texts.limit_store_down(proposal["key"], since, down))
+
+    def _limits_up(self, previous, now):
+        proposal = record(LIMITS_UP, LIMITS, iso(previous["created_at"]))
+        since = self.store.episode_start(LIMITS, LIMITS_DOWN, LIMITS_UP)
+        return self._sent(proposal, texts.limit_store_up(proposal["key"], since, now))
+
+    def _sent(self, proposal, message, at=None):
+        return [m for _, m in self._won([(proposal, message)], at)]
 
     def pending_age(self):
         """The compliance clock: the oldest pending delivery past PENDING_ALERT_SECONDS, then per step."""
@@ -136,7 +172,7 @@ class AlertChecks:
         proposal = record("pending_age", "backlog", f"{iso(created_at)}:{step}", step)
         message = texts.pending_age(proposal["key"], created_at, step * threshold, pending,
                                     self.settings.retry_max_age_seconds)
-        return [m for _, m in self._won([(proposal, message)])]
+        return self._sent(proposal, message)
 
     def worker_silent(self):
         """Deliveries due for over five minutes and no claim by any worker for as long."""
@@ -149,8 +185,7 @@ class AlertChecks:
         if not overdue:
             return []
         proposal = record("worker_silent", "workers", iso(last_claim), overdue)
-        message = texts.worker_silent(proposal["key"], seen, overdue, due_since)
-        return [m for _, m in self._won([(proposal, message)])]
+        return self._sent(proposal, texts.worker_silent(proposal["key"], seen, overdue, due_since))
 
     def prune(self):
         self.store.prune(KEEP_RECORDS)

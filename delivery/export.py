@@ -1,5 +1,10 @@
 """The audit export: one record per delivery with when it was received, every attempt, and when and with
 what code the vendor confirmed it; as CSV or JSON Lines, streamed (the CLI prints it, the console serves it).
+Only rows of the process's own mode are exported: sandbox rows are never proof of a live opt-out.
+
+A CSV cell is text a spreadsheet may run: one that begins like a formula (= + - @, a tab or a carriage
+return; a group named =HYPERLINK(...), an address beginning with -) is written with a leading apostrophe,
+and every field is quoted (OWASP, CSV injection). JSON Lines carries the values as they are.
 """
 
 import csv
@@ -11,6 +16,7 @@ from status import DONE
 from store import export as store_export
 
 FORMATS = ("csv", "jsonl")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("delivery_id", "received_at", "destination", "target", "group", "status", "outcome",
                "confirmed_at", "confirmed_code", "attempt_count", "attempts")
 
@@ -29,19 +35,26 @@ def _record(delivery, attempts):
             "confirmed_code": delivery["last_code"] if done else None,
             "attempt_count": delivery["attempts"],
             "attempts": [{"number": a["number"], "at": _iso(a["started_at"]), "duration_ms": a["duration_ms"],
-                          "sender": a["sender"], "outcome": a["outcome"], "code": a["code"], "text": a["text"]}
+                          "sender": a["sender"], "outcome": a["outcome"], "code": a["code"],
+                          "text": a["text"]}
                          for a in attempts]}
 
 
 def export_rows(operations, since=None, until=None, target=None):
     """Yield one record (a dict) per delivery received in [since, until) (naive UTC), oldest first."""
-    for delivery, attempts in store_export.deliveries(operations.store.writer, since, until, target):
+    store = operations.store
+    for delivery, attempts in store_export.deliveries(store.writer, store.mode, since, until, target):
         yield _record(delivery, attempts)
+
+
+def neutralised(value):
+    """A CSV cell a spreadsheet shows as text: a leading apostrophe before what would start a formula."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def _csv_line(values):
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(map(neutralised, values))
     return buffer.getvalue()
 
 

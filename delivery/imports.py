@@ -2,17 +2,28 @@
 worker (which delivers at each destination's rate). Streams with bounded memory; idempotent through the
 dedup rule with a window wide enough to cover earlier runs of the same file."""
 
+import codecs
 import csv
 import io
-import json
 import sqlite3
 from dataclasses import dataclass, field
 
-from errors import Invalid, RelayError
+from errors import BadBody, Invalid, RelayError
 from schemas.inbound import CANONICAL, canonical, normal
+from schemas.jsontext import load_json_text
 
 BATCH = 500
 MAX_ERRORS_KEPT = 1000  # the summary lists at most this many bad lines; the count covers all
+CHUNK = 1 << 20  # bytes read at a time by the encoding check
+# UTF-32's little-endian mark begins with UTF-16's: the longer marks are compared first.
+BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"))
+NEWLINE, NUL = b"\n", b"\0"
+SAVE_AS = "save it as UTF-8 (\"CSV UTF-8\" in Excel) and import it again; nothing was queued"
+
+
+class Unreadable(Exception):
+    """The file is not UTF-8 text: refused as a whole, before any line is queued."""
 
 
 @dataclass
@@ -37,24 +48,62 @@ class Summary:
 
 def records(stream):
     """(line number, fields) for each line of CSV (a header of field aliases, or one address per line) or
-    JSON Lines; (line number, Invalid) for a line that cannot be read."""
+    JSON Lines; (line number, Invalid) for a line that cannot be read, and the lines after it go on."""
     first = stream.readline()
     if first.lstrip().startswith("{"):
         yield from _json_lines(first, stream)
         return
-    header = next(csv.reader([first]), [])
+    try:
+        header = next(csv.reader([first]), [])
+    except csv.Error:  # an unreadable first line is no header: it is reported as line 1 below
+        header = []
     if any(normal(name) in CANONICAL for name in header):
-        rows, offset = csv.DictReader(stream, fieldnames=header), 1
+        lines = Counted(stream, 1)
+        rows = csv.DictReader(lines, fieldnames=header)
     else:
-        rows, offset = csv.reader(_chain(first, stream)), 0
-    for row in rows:
+        lines = Counted(_chain(first, stream), 0)
+        rows = csv.reader(lines)
+    for row in _csv_rows(rows, lines):
+        if isinstance(row, Invalid):
+            yield lines.number, row
+            continue
         if not row:
             continue
         if isinstance(row, dict):
             fields = {k: v for k, v in row.items() if k is not None}
         else:
             fields = {"email" if "@" in row[0] else "phone": row[0].strip()}
-        yield rows.line_num + offset, fields
+        yield lines.number, fields
+
+
+class Counted:
+    """The lines handed to a csv reader, numbered here: the reader's line_num lags behind when it raises."""
+
+    def __init__(self, lines, number):
+        self.lines, self.number = iter(lines), number
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = next(self.lines)
+        self.number += 1
+        return line
+
+
+def _csv_rows(rows, lines):
+    """The reader's rows; a line it refuses (a field over csv's 128 KiB limit...) as Invalid. The reader
+    starts afresh on the next line after an error, so one bad line costs only itself."""
+    while True:
+        before = lines.number
+        try:
+            yield next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if lines.number == before:  # nothing was consumed: stop rather than spin
+                return
+            yield Invalid({"_line": [f"Not a readable CSV line: {exc}."]})
 
 
 def _chain(first, stream):
@@ -67,7 +116,10 @@ def _json_lines(first, stream):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = load_json_text(line)  # nesting is bounded: 100,000 brackets are a bad line, not a crash
+        except BadBody as exc:
+            yield number, Invalid({"_line": [exc.message]})
+            continue
         except ValueError:
             value = None
         yield number, (value if isinstance(value, dict) else Invalid({"_line": ["Not a JSON object."]}))
@@ -143,6 +195,39 @@ class Importer:
         self.summary.duplicates += len(batch) - queued
 
 
+def check_utf8(path):
+    """Refuse, before anything is queued, a file that is not UTF-8 (with or without a BOM): a UTF-16 or
+    UTF-32 one, NUL bytes (UTF-16 without its mark) or bytes UTF-8 cannot decode. Raises Unreadable."""
+    with io.open(path, "rb") as raw:
+        head = raw.read(4)
+        for bom, name in BOMS:
+            if head.startswith(bom):
+                raise Unreadable(f"the file is {name} text (it starts with a {name} byte order mark): "
+                                 f"{SAVE_AS}")
+        raw.seek(0)
+        _check_bytes(raw)
+
+
+def _check_bytes(raw):
+    """Decode the whole file chunk by chunk (memory stays bounded); the first bad byte is named by line."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    while chunk := raw.read(CHUNK):
+        held = len(decoder.getstate()[0])  # bytes of a character split across two chunks
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            at = line + chunk.count(NEWLINE, 0, max(exc.start - held, 0))
+            raise Unreadable(f"line {at} is not UTF-8 text: {SAVE_AS}") from None
+        if NUL in chunk:
+            at = line + chunk.count(NEWLINE, 0, chunk.index(NUL))
+            raise Unreadable(f"line {at} holds a NUL byte, as UTF-16 or UTF-32 text does: {SAVE_AS}")
+        line += chunk.count(NEWLINE)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise Unreadable(f"the file ends inside a character (line {line}): {SAVE_AS}") from None
+
+
 def open_text(path):
-    """The file as text (UTF-8, a BOM ignored), with universal newlines."""
+    """The file as text (UTF-8, a BOM ignored), with universal newlines; check_utf8 first."""
     return io.open(path, encoding="utf-8-sig", newline="")

@@ -6,8 +6,11 @@ from delivery.alerts import SilentWatch
 from delivery.worker import Worker
 from errors import StoreUnavailable
 from store.alerts import AlertStore
+from store.ledger import new_id
 from store.models import row_dict
+from store.reports import ReportQueries
 
+REPLAY_CHUNK = 100  # deliveries leased, sent and recorded at a time by a replay
 NO_AUTH = ("no webhook authentication: set WEBHOOK_TOKENS or WEBHOOK_SECRET (or TYPEFORM_SECRET / "
            "TALLY_SECRET); every hook answers 401 until then")
 
@@ -41,9 +44,14 @@ class Operations:
         store_problems = self.store.problems()
         try:
             age = self.store.queries.oldest_pending_age()
-            store = {"reachable": not store_problems, "oldest_pending_seconds": round(age, 1)}
+            others = self.store.other_mode_pending()
+            store = {"reachable": not store_problems, "oldest_pending_seconds": round(age, 1),
+                     "mode": self.store.mode, "other_mode_pending": others}
             if age >= settings.pending_alert_seconds:
                 problems.append(f"the oldest pending delivery is {age / 3600:.1f} h old: is the worker running?")
+            if settings.sandbox and others:
+                problems.append(f"this sandbox process is on a ledger holding {others} pending live deliveries, "
+                                "which it leaves alone: point DATABASE_URL at a ledger of its own")
         except StoreUnavailable as exc:  # say why; a health check never raises
             problems.append(f"the store is unreachable or not migrated ({exc.reason}): "
                             "check DATABASE_URL and run `flask db upgrade`")
@@ -61,7 +69,8 @@ class Operations:
                        "failures": gate["failures"]} for name, gate in self.store.gates().items()}
 
     def worker_seen(self):
-        """{seen_at, last_claim_at, running} over every worker (ISO 8601 UTC), or None when none ever ran."""
+        """{seen_at, last_claim_at, running} over every worker (ISO 8601 UTC), or None when none ever ran: the
+        JSON view (/readyz, the front page). Pages that compute with the times read AlertStore's datetimes."""
         seen = AlertStore(self.store.writer, self.store.now).worker_seen()
         return None if seen is None else row_dict(seen)
 
@@ -91,10 +100,23 @@ class Operations:
         return Worker(self.service, concurrency or self.service.settings.worker_concurrency, sender)
 
     def replay(self, ids=None, failed=False):
-        """Make deliveries due again with a fresh retry window and send them now; returns how many."""
-        count = self.store.ledger.requeue(ids, failed=failed)
-        self.worker(sender="replay").drain()
-        return count
+        """Send exactly these deliveries (or every failed one of this mode) again now, with a fresh retry
+        window: a chunk at a time leased by id, sent and recorded. Nothing else that is due goes with them
+        (the worker sends the backlog at each destination's rate); a row another sender holds right now is
+        left to it. Returns how many were sent."""
+        if failed:
+            ids = ReportQueries(self.store.writer, self.store.mode).failed_ids()
+        ids, sent = list(ids or []), 0
+        for start in range(0, len(ids), REPLAY_CHUNK):
+            owner = new_id()
+            rows = self.store.ledger.lease_again(ids[start:start + REPLAY_CHUNK], owner,
+                                                 list(self.service.connectors))
+            self.store.ledger.record(list(self.service.pool.map(self._send_again, rows)), owner)
+            sent += len(rows)
+        return sent
+
+    def _send_again(self, row):
+        return self.service.attempt(row, row.destination, row.payload, "replay")
 
     def find(self, status=None, target=None, limit=100):
         return self.store.queries.find(status, target, limit)

@@ -1,16 +1,16 @@
-"""What the operator console asks of the service beyond Operations: overview aggregates, search, a
-delivery's request, bulk replay of a destination, the operator log and the login lockout."""
+"""What the operator console asks of the service beyond Operations: overview aggregates, search, one
+delivery and its request, bulk replay of a destination, the operator log. It sees only the rows of the
+process's own mode (live or sandbox), with the store's own types (datetimes, not strings)."""
 
 from collections import defaultdict
 from datetime import timedelta
 
 from status import DONE, FAILED, PENDING
+from store.alerts import AlertStore
 from store.reports import ReportQueries
 
 COMPLIANCE_SECONDS = 48 * 3600  # Gmail and Yahoo: opt-outs honoured within 48 hours
 CHART_DAYS = 30
-LOCKOUT_FAILURES = 10  # refused logins (from anywhere) within LOCKOUT_SECONDS lock the login
-LOCKOUT_SECONDS = 15 * 60
 REQUEUE_CHUNK = 500  # ids per statement: well under SQLite's bound-parameter limit
 
 
@@ -44,7 +44,7 @@ class Reports:
 
     def __init__(self, service):
         self.service, self.store = service, service.store
-        self.queries = ReportQueries(self.store.writer)
+        self.queries = ReportQueries(self.store.writer, self.store.mode)
 
     def overview(self):
         """Counts for 24 hours and 30 days, the per-day series, the backlog and the failures."""
@@ -62,11 +62,16 @@ class Reports:
             "alert_seconds": self.service.settings.pending_alert_seconds,
             "failures": self.queries.failures(),
             "last_worker_attempt": self.queries.last_attempt_by("worker"),
+            "worker": AlertStore(self.store.writer, self.store.now).worker_seen(),  # None: never seen
         }
 
     def search(self, filters, cursor=None, newer=False, limit=50):
         """(rows, more) of deliveries matching `filters` (see store/reports.py), keyset-paged."""
         return self.queries.search(filters, cursor, newer, limit)
+
+    def delivery(self, delivery_id):
+        """One delivery of this mode with its attempts, or None."""
+        return self.queries.delivery(delivery_id)
 
     def request(self, request_id):
         return self.queries.request(request_id)
@@ -87,12 +92,3 @@ class Reports:
 
     def log_page(self, before_id=None, limit=50):
         return self.queries.entries(before_id, limit)
-
-    def locked_for(self):
-        """Seconds the login stays locked after LOCKOUT_FAILURES refusals within LOCKOUT_SECONDS, or 0."""
-        now = self.store.now()
-        refused = self.queries.refused_logins(now - timedelta(seconds=LOCKOUT_SECONDS))
-        if len(refused) < LOCKOUT_FAILURES:
-            return 0
-        unlocks = refused[-LOCKOUT_FAILURES] + timedelta(seconds=LOCKOUT_SECONDS)
-        return max((unlocks - now).total_seconds(), 1)

@@ -22,12 +22,18 @@ NOT_CONFIGURED = ("no destination is configured: set JUSTCLICK_LOGIN and JUSTCLI
                   "or MAILKIT_CLIENT_ID and MAILKIT_CLIENT_MD5")
 
 
-class DeliveryService:
-    """Owns one unsubscribe from plan to outcome."""
+def pause(seconds):
+    """time.sleep as it is when called: gevent's own under our gunicorn workers (other requests go on)."""
+    time.sleep(seconds)
 
-    def __init__(self, settings, store, connectors, threads=32):
+
+class DeliveryService:
+    """Owns one unsubscribe from plan to outcome. `sleep` waits for a delivery's turn at the rate (tests
+    pass one that moves their clock)."""
+
+    def __init__(self, settings, store, connectors, threads=32, sleep=pause):
         self.settings, self.store, self.connectors = settings, store, connectors
-        self.timeout = settings.upstream_timeout
+        self.timeout, self.sleep = settings.upstream_timeout, sleep
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="send")
 
     def names(self, wanted="all"):
@@ -123,18 +129,23 @@ class DeliveryService:
             telemetry.delivered(destination, QUEUED if result.transient else result.status)
         return Sent(row, result, started_at, round(seconds * 1000), sender)
 
+    def _in_turn(self, place, sender):
+        """Send a new row when its turn at the destination's rate comes (reserved when it was accepted)."""
+        if place.wait > 0:
+            self.sleep(place.wait)
+        return self.attempt(place, place.plan.destination, place.plan.payload, sender)
+
     def _send(self, fresh, sender):
         """([Sent] that ended in time, [(future, Placed)] still running).
 
         One delivery is sent on the request's own thread (a hop through the pool costs about a millisecond
-        of CPU under load); several go out in parallel with one overall deadline.
+        of CPU under load); several go out in parallel with one overall deadline, past the longest wait.
         """
         if len(fresh) == 1:
-            place = fresh[0]
-            return [self.attempt(place, place.plan.destination, place.plan.payload, sender)], []
-        futures = {self.pool.submit(self.attempt, p, p.plan.destination, p.plan.payload, sender): p
-                   for p in fresh}
-        done, late = wait(futures, timeout=self.timeout + GRACE_SECONDS)
+            return [self._in_turn(fresh[0], sender)], []
+        futures = {self.pool.submit(self._in_turn, p, sender): p for p in fresh}
+        longest = max((p.wait for p in fresh), default=0.0)
+        done, late = wait(futures, timeout=longest + self.timeout + GRACE_SECONDS)
         return [f.result() for f in done], [(f, futures[f]) for f in late]
 
     def _record_late(self, future, owner):

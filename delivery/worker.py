@@ -10,7 +10,7 @@ from errors import StoreUnavailable
 from store.ledger import new_id
 
 log = logging.getLogger("unsub_relay.worker")
-RATE_WAIT_SECONDS = 0.1  # how long a drain waits for the delivery rate to grant more
+DRAIN_POLL_SECONDS = 0.1  # how long a drain waits for the delivery rate to grant more
 
 
 class Worker:
@@ -54,7 +54,7 @@ class Worker:
             if not count:
                 if not self.ledger.waiting(list(self.service.connectors)):
                     break
-                self.stopping.wait(RATE_WAIT_SECONDS)
+                self.stopping.wait(DRAIN_POLL_SECONDS)
         return handled
 
     def run(self):

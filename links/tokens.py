@@ -140,8 +140,8 @@ def parse_secrets(secrets):
     for number, value in enumerate(values, 1):
         if not (value.isascii() and value.isprintable()) or any(char.isspace() for char in value):
             raise ValueError(f"LINK_SECRETS: secret #{number} must be printable ASCII without spaces")
-        if len(value) < MIN_SECRET_CHARS:
-            raise ValueError(f"LINK_SECRETS: secret #{number} has {len(value)} characters; "
+        if len(value) < MIN_SECRET_CHARS:  # the length only: a message never echoes the secret
+            raise ValueError(f"LINK_SECRETS is too short: secret #{number} has {len(value)} characters; "
                              f"at least {MIN_SECRET_CHARS} are needed")
     return tuple(value.encode("ascii") for value in values)
 

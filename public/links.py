@@ -7,14 +7,15 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from edge import limits
+from edge.auth import authorize
 from errors import Forbidden, Invalid, NotConfigured
 from links.make import make_link, parse_duration
 from links.tokens import InvalidLink
+from masking import mask
 from pages import error_page, render_page
 from schemas.fields import Email, Phone
 from webhooks import answers
-from webhooks.auth import authorize
-from webhooks.logs import mask
 
 bp = Blueprint("links", __name__)
 ONE_CLICK = "One-Click"
@@ -56,7 +57,9 @@ def unsubscribe_post(token):
     try:
         claims = _claims(token)
     except InvalidLink:
+        limits.check_client()  # what is not signed counts against its client
         return error_page("invalid_link")
+    limits.check_link(token)  # its own authority: mailbox providers post one-clicks from a few addresses
     field = "email" if "@" in claims.target else "phone"
     fields = {field: claims.target, "group": claims.group, "ID_send_message": claims.campaign}
     plan = service.plan([(0, {k: v for k, v in fields.items() if v is not None})], to=claims.to)
@@ -92,7 +95,9 @@ def make_links():
                         "making links needs a server token (WEBHOOK_TOKENS).")
     signer = current_app.extensions.get("link_signer")
     if signer is None:
-        raise NotConfigured("set LINK_SECRETS (and PUBLIC_URL) to make unsubscribe links")
+        # A LINK_SECRETS that was set but refused says why (too short...), not merely "set it".
+        problem = next((p for p in settings.problems if p.startswith("LINK_SECRETS")), None)
+        raise NotConfigured(problem or "set LINK_SECRETS (and PUBLIC_URL) to make unsubscribe links")
     body = request.get_json(silent=True)
     items = body if isinstance(body, list) else [body]
     if not items or len(items) > MAX_LINKS:

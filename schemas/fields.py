@@ -80,16 +80,22 @@ class Text(fields.String):
 
 
 class Email(Text):
-    """An email address, syntax-checked and normalised (no DNS look-ups on the hot path)."""
+    """An email address, syntax-checked (no DNS look-ups on the hot path) and kept as received, trimmed.
+
+    Why not email-validator's normalised form: it turns a punycode domain into Unicode (and lower-cases the
+    domain), and a vendor matches the exact text it holds. Asked about ivan@пример.рф, JustClick answers
+    "not found" for its ivan@xn--e1afmkfd.xn--p1ai, and the contact stays subscribed behind a success.
+    """
 
     strip = True
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return validate_email(text, check_deliverability=False).normalized
+            validate_email(text, check_deliverability=False)
         except EmailNotValidError as exc:
             raise ValidationError(f"Not a valid email address: {exc}") from None
+        return text
 
 
 class Phone(Text):

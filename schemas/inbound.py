@@ -118,10 +118,15 @@ def unflatten(mapping):
 
 
 def _top_level(item):
+    """Canonical name -> [(key, value)] for the fields of `item` that carry one of our names.
+
+    A value of the wrong type is kept as it is (an object for `group`, a list, a number): the request schema
+    refuses it naming the field. Skipping it would let a default (JUSTCLICK_GROUP) stand in for what the
+    sender meant, and that would be sent."""
     found = {}
     for key, value in item.items():
         name = CANONICAL.get(normal(key))
-        if name is None or isinstance(value, dict):
+        if name is None:
             continue
         found.setdefault(name, []).append((str(key), unwrap(value)))
     return found

@@ -1,8 +1,9 @@
-"""gunicorn's logger with nothing personal or secret in it: no query values, no email address, no
-forged lines.
+"""gunicorn's logger with nothing personal or secret in it: no query values, no email address, no link
+token, no forged lines.
 
 With GUNICORN_ACCESSLOG on, gunicorn's default format logged the request line with its query string
-(form senders put `?token=` and one-click unsubscribes `?email=` there) and the referer whole.
+(form senders put `?token=` and one-click unsubscribes `?email=` there), /u/<token> paths (a working
+unsubscribe link) and the referer whole.
 """
 
 import logging
@@ -11,7 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from gunicorn.glogging import Logger
 
-from webhooks.logs import mask
+from edge.logs import hide_link_tokens
+from masking import mask
 
 SAFE_ATOMS = set("hltrsmUqHbBfaTDMLp")  # gunicorn's one-letter atoms; `u` (a Basic-auth user) is left out
 SAFE_HEADERS = {"{user-agent}i", "{content-type}i", "{content-length}i", "{x-request-id}i"}
@@ -26,8 +28,9 @@ def printable(text):
 
 
 def scrub(text):
-    """Query values replaced by *, email addresses masked, and the result on one printable line."""
-    return printable(EMAIL.sub(lambda m: mask(m.group()), QUERY_VALUE.sub(r"\1*", text)))
+    """Query values replaced by *, link tokens hidden, email addresses masked, all on one printable line."""
+    text = hide_link_tokens(QUERY_VALUE.sub(r"\1*", text))
+    return printable(EMAIL.sub(lambda m: mask(m.group()), text))
 
 
 def query_names(query):

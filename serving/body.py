@@ -12,10 +12,10 @@ import os
 import time
 from contextlib import nullcontext
 from http import HTTPStatus
-from urllib.parse import quote
 
+from concurrency import under_gevent
+from edge.logs import log_path
 from serving import error_body
-from store.cooperative import under_gevent
 
 DEFAULT_BODY_TIMEOUT = 10.0
 TIMEOUT_RANGE = (0.5, 25.0)  # a sender posts its body in milliseconds; Zapier gives a step 30 s in all
@@ -132,7 +132,7 @@ class BodyLimits:
 
     @staticmethod
     def refuse(environ, start_response, refused):
-        log.info("request refused route=%s http=%d reason=%s", quote(environ.get("PATH_INFO", "")),
+        log.info("request refused route=%s http=%d reason=%s", log_path(environ.get("PATH_INFO", "")),
                  refused.status, refused.reason)
         stream = environ.get("wsgi.input")
         if hasattr(stream, "failed"):

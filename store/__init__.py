@@ -7,9 +7,10 @@ from store.db import make_engine, migrate, upgrade
 from store import gates
 from store.breaker import GatePolicy
 from store.engine import WriteEngine
-from store.meters import meter_for
 from store.ledger import Ledger
+from store.rows import LIVE, SANDBOX
 from store.queries import Queries
+from store.sessions import ConsoleSessions, LoginFailures
 from store.retry import RetryPolicy
 
 
@@ -27,11 +28,15 @@ class Store:
         self.writer = WriteEngine(self.engine)
         self.policy = RetryPolicy(settings.retry_base_seconds, settings.retry_max_age_seconds,
                                   settings.upstream_timeout, rand)
-        meter = meter_for(settings.rate_limit_storage_uri, settings.max_rates)
         self.gate_policy = GatePolicy(settings.breaker_failures, settings.retry_base_seconds,
-                                      settings.max_rates, meter)
-        self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now, settings.dedup_window_seconds)
-        self.queries = Queries(self.writer, self.now)
+                                      settings.max_rates)
+        # Rows carry their mode: a sandbox process on a live ledger neither sees nor delivers live rows.
+        self.mode = SANDBOX if settings.sandbox else LIVE
+        self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now,
+                             settings.dedup_window_seconds, settings.rate_wait_seconds, self.mode)
+        self.queries = Queries(self.writer, self.now, self.mode)
+        self.console_sessions = ConsoleSessions(self.writer, self.now)
+        self.login_failures = LoginFailures(self.writer, self.now)
 
     def now(self):
         """The store's time (naive UTC)."""
@@ -49,6 +54,11 @@ class Store:
         """Every destination's breaker and rate state, for /readyz and the operator."""
         with self.writer.reading() as conn:
             return gates.states(conn)
+
+    def other_mode_pending(self):
+        """How many pending rows of the other mode (sandbox for a live process, live for a sandbox one) are
+        in this ledger: no process of this mode will deliver them."""
+        return self.queries.other_mode_pending()
 
     def problems(self):
         """Why the store cannot take writes now, or []."""

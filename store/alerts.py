@@ -16,7 +16,8 @@ from store.models import ALERTS, ATTEMPTS, DELIVERIES, GATES, HEARTBEATS
 D, A, H, R = DELIVERIES.c, ATTEMPTS.c, HEARTBEATS.c, ALERTS.c
 INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 CONFIGURATION = ("configuration", "verification")  # error kinds only the operator can fix
-FAILED_KINDS = ("expired", *CONFIGURATION)  # dead letters and configuration failures, alerted one by one
+FAILED_KINDS = (*CONFIGURATION, "expired")  # the causes of failed deliveries, each alerted as one group
+EXAMPLES = 5  # failed deliveries named in a message
 RUNNING_SECONDS = 60  # a worker seen this recently is counted as running
 KEEP_HEARTBEATS = timedelta(days=7)
 
@@ -58,12 +59,13 @@ class AlertStore:
 
     # Alert records
 
-    def take(self, records):
-        """Insert these alert records ({key, kind, subject, count}); returns the keys this call inserted."""
+    def take(self, records, at=None):
+        """Insert these alert records ({key, kind, subject, count}) dated `at` (by default now); returns the
+        keys this call inserted."""
         if not records:
             return set()
-        now = self.now()
-        rows = [{**record, "created_at": now} for record in records]
+        at = at or self.now()
+        rows = [{**record, "created_at": at} for record in records]
         with self.writer.writing() as conn:
             insert = INSERTS[conn.dialect.name](ALERTS).values(rows).on_conflict_do_nothing()
             return set(conn.execute(insert.returning(R.key)).scalars())
@@ -76,6 +78,15 @@ class AlertStore:
             row = conn.execute(query).first()
         return None if row is None else dict(row._mapping)
 
+    def episode_start(self, subject, kind, ended_by):
+        """When the first `kind` record about `subject` since the last `ended_by` one was made, or None."""
+        ended = (select(func.max(R.created_at)).where(R.subject == subject, R.kind == ended_by)
+                 .scalar_subquery())
+        query = select(func.min(R.created_at)).where(R.subject == subject, R.kind == kind,
+                                                     (R.created_at > ended) | ended.is_(None))
+        with self.writer.reading() as conn:
+            return conn.execute(query).scalar()
+
     def prune(self, older_than):
         """Forget alert records older than `older_than` (a timedelta)."""
         with self.writer.writing() as conn:
@@ -83,28 +94,28 @@ class AlertStore:
 
     # What the checks read
 
-    def failed_since(self, since, limit=200):
-        """Deliveries dead-lettered or failed for configuration since `since`, oldest first."""
-        query = (select(D.id, D.destination, D.target, D.error_kind, D.last_code, D.last_text, D.completed_at,
-                        D.created_at)
-                 .where(D.status == FAILED, D.error_kind.in_(FAILED_KINDS), D.completed_at >= since)
-                 .order_by(D.completed_at, D.id).limit(limit))
+    def failures(self, destination, kind, since, until, examples=EXAMPLES):
+        """Deliveries to `destination` that failed for `kind` with completed_at in (since, until]: count,
+        first, last, and the first few (id, target, code, text) as examples."""
+        where = (D.status == FAILED, D.destination == destination, D.error_kind == kind,
+                 D.completed_at > since, D.completed_at <= until)
+        counted = select(func.count(), func.min(D.completed_at), func.max(D.completed_at)).where(*where)
+        listed = (select(D.id, D.target, D.last_code, D.last_text, D.completed_at).where(*where)
+                  .order_by(D.completed_at, D.id).limit(examples))
         with self.writer.reading() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            count, first, last = conn.execute(counted).first()
+            rows = [dict(row._mapping) for row in conn.execute(listed)] if count else []
+        return {"count": count, "first": first, "last": last, "examples": rows}
 
-    def destination_activity(self, destination, since):
-        """Configuration failures at `destination` (count and first since `since`, last ever) and the
-        newest success there."""
+    def destination_activity(self, destination):
+        """The newest configuration failure and the newest success at `destination` (attempt start times)."""
         joined = ATTEMPTS.join(DELIVERIES, A.delivery_id == D.id)
-        recent = A.started_at > since
-        failures = (select(func.count().filter(recent), func.min(A.started_at).filter(recent),
-                           func.max(A.started_at)).select_from(joined)
-                    .where(D.destination == destination, A.error_kind.in_(CONFIGURATION)))
+        failure = (select(func.max(A.started_at)).select_from(joined)
+                   .where(D.destination == destination, A.error_kind.in_(CONFIGURATION)))
         success = (select(func.max(A.started_at)).select_from(joined)
                    .where(D.destination == destination, A.outcome.in_(SUCCESSES)))
         with self.writer.reading() as conn:
-            count, first, last = conn.execute(failures).first()
-            return {"failures": count, "first_failure": first, "last_failure": last,
+            return {"last_failure": conn.execute(failure).scalar(),
                     "last_success": conn.execute(success).scalar()}
 
     def gates(self):

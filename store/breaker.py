@@ -5,7 +5,6 @@ return what happened, so every rule has a table test. The store (gates.py) loads
 the transaction that acts on them, which makes every decision hold across processes.
 """
 
-import math
 from datetime import timedelta
 
 CLOSED, OPEN = "closed", "open"
@@ -18,9 +17,8 @@ SETTLED = {"state": CLOSED, "failures": 0, "failed_probes": 0, "probing": 0, "op
 class GatePolicy:
     """When a destination's breaker opens and probes, and how fast deliveries may go to it."""
 
-    def __init__(self, failures=5, probe_base=30.0, rates=None, meter=None):
+    def __init__(self, failures=5, probe_base=30.0, rates=None):
         self.failures, self.probe_base, self.rates = failures, probe_base, rates or {}
-        self.meter = meter  # counts the rate elsewhere (store/meters.py: Redis); None: the gate's bucket
 
     def probe_step(self, failed_probes):
         """Seconds between probes: from probe_base, doubling with each failed probe, capped."""
@@ -28,33 +26,48 @@ class GatePolicy:
 
     def admit(self, gate, wanted, now):
         """How many of `wanted` deliveries may go now, and why not the rest (None when all may)."""
+        waits, reason = self.reserve(gate, wanted, now)
+        return len(waits), reason
+
+    def reserve(self, gate, wanted, now, patience=0.0):
+        """([seconds from `now` until each granted delivery's turn], why not the rest or None).
+
+        A delivery over the rate may take a later turn within `patience` seconds: the bucket goes into debt
+        (GCRA's reserved slots), so whoever asks next, web or worker, comes after it. An open breaker
+        grants at most its probe, and never a later turn."""
         if wanted <= 0:
-            return 0, None
+            return [], None
         if gate["state"] == OPEN:
             if gate["next_probe_at"] is not None and gate["next_probe_at"] <= now:
                 # This probe holds the slot: nobody else probes until it is recorded or the step passes.
                 gate["next_probe_at"] = now + timedelta(seconds=self.probe_step(gate["failed_probes"]))
                 gate["probing"] = 1
-                return 1, None if wanted == 1 else self.open_reason(gate)
-            return 0, self.open_reason(gate)
-        granted = self._take(gate, wanted, now)
-        return granted, None if granted == wanted else "over the destination's delivery rate"
+                return [0.0], None if wanted == 1 else self.open_reason(gate)
+            return [], self.open_reason(gate)
+        waits = self._take(gate, wanted, now, patience)
+        return waits, None if len(waits) == wanted else "over the destination's delivery rate"
 
-    def _take(self, gate, wanted, now):
+    def _take(self, gate, wanted, now, patience):
         rate = self.rates.get(gate["destination"]) or 0.0
         if rate <= 0:
-            return wanted
-        granted = self.meter.take(gate["destination"], wanted) if self.meter is not None else None
-        if granted is not None:
-            return granted
+            return [0.0] * wanted
         burst = max(1.0, rate)  # one second's worth at once; the bucket keeps a fraction over that, so a
         # rate of 2.5 grants 2, 3, 2, 3 a second rather than losing the halves
-        elapsed = max((now - gate["tokens_at"]).total_seconds(), 0.0) if gate["tokens_at"] else burst / rate
-        gate["tokens"] = min(burst + 1.0, (gate["tokens"] or 0.0) + elapsed * rate)
-        gate["tokens_at"] = now
-        granted = min(wanted, math.floor(gate["tokens"]))
-        gate["tokens"] -= granted
-        return granted
+        # Another process may have moved the bucket past our `now` (it read its clock later but locked the
+        # row first): count from the bucket's time, so no turn is given earlier than the bucket allows.
+        start = max(now, gate["tokens_at"]) if gate["tokens_at"] else now
+        elapsed = (start - gate["tokens_at"]).total_seconds() if gate["tokens_at"] else burst / rate
+        tokens = min(burst + 1.0, (gate["tokens"] or 0.0) + elapsed * rate)
+        ahead = (start - now).total_seconds()
+        waits = []
+        while len(waits) < wanted:
+            wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate  # until the bucket holds one again
+            if wait > 0 and ahead + wait > patience:
+                break
+            tokens -= 1.0
+            waits.append(ahead + wait)
+        gate["tokens"], gate["tokens_at"] = tokens, start
+        return waits
 
     @staticmethod
     def open_reason(gate):

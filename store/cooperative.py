@@ -7,16 +7,11 @@ a short cooperative sleep; elsewhere (the `flask worker` process, tests) it bloc
 """
 
 import fcntl
-import sys
 import time
 
+from concurrency import under_gevent
+
 FIRST_POLL, LAST_POLL = 0.0005, 0.005  # seconds: a ledger transaction holds the lock for a few ms
-
-
-def under_gevent():
-    """True in a process whose sockets and sleeps gevent has monkey-patched (our gunicorn workers)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and monkey.is_module_patched("time")
 
 
 def lock_exclusive(fd):

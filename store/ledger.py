@@ -4,12 +4,12 @@ The statements are built once (store/statements.py); the ORM's unit of work, and
 call, cost more than the database itself did per webhook.
 """
 
-import uuid
+import hashlib
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from status import FAILED, PENDING
@@ -17,78 +17,40 @@ from store import gates as gate_rows
 from store.engine import lock_key
 from store.breaker import OPEN
 from store.models import DELIVERIES, GATES
+from store.rows import LIVE, SANDBOX, KeyState, Placed, Planned, Sent, asks, new_id  # noqa: F401 - re-exported
 from store.statements import (DEDUP_GROUP, DEDUP_NO_GROUP, DUE, INSERT_ATTEMPT, INSERT_DELIVERY,
                               INSERT_ONE_ATTEMPT, INSERT_ONE_DELIVERY, INSERT_REQUEST, KEY_STATE, SET_ANSWER,
                               SET_RESULT)
 
 D = DELIVERIES.c
-
-def new_id():
-    """A random 32-hex-digit identifier."""
-    return uuid.uuid4().hex
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One unsubscribe to write: item index, destination, the ledger's columns and the vendor payload."""
-
-    index: int
-    destination: str
-    target: str
-    group: str | None
-    campaign: str | None
-    options: dict
-    payload: dict
-
-
-@dataclass(frozen=True)
-class Placed:
-    """Where a plan landed: a new pending row, or an earlier row of the dedup window."""
-
-    plan: Planned
-    id: str
-    is_new: bool
-    status: str = PENDING
-    outcome: str | None = None
-    last_code: str | None = None
-    attempts: int = 0
-    retry_since: object = None
-    hold: str | None = None  # why a new row is left to the worker instead of sent now (breaker, rate)
-
-
-@dataclass(frozen=True)
-class KeyState:
-    """An idempotency key already taken: by which request, for what, answered or still leased."""
-
-    request_id: str
-    fingerprint: str | None
-    answer: dict | None
-    lease_until: object
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One attempt to record: the row it was for (id, attempts so far, retry_since), what came back, when,
-    how long it took and who sent it."""
-
-    row: object
-    result: object
-    started_at: object
-    duration_ms: int
-    sender: str
+KEY_LENGTH = 300  # webhook_requests.idempotency_key
 
 
 class Ledger:
-    """Write commands on the delivery ledger; `now()` is the store's (injectable) clock."""
+    """Write commands on the delivery ledger; `now()` is the store's (injectable) clock.
 
-    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0):
+    `rate_wait`: how long a delivery sent at once may wait for its turn at the destination's rate before it
+    is left to the worker instead. `mode` (live or sandbox) is written on every row; this ledger sees,
+    dedups, claims and requeues only rows of its own mode, and keeps its own idempotency keys."""
+
+    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE):
         self.writer, self.policy, self.gates, self.now = writer, policy, gate_policy, now
-        self.dedup_window = dedup_window
+        self.dedup_window, self.rate_wait, self.mode = dedup_window, rate_wait, mode
+
+    def _key(self, key):
+        """The idempotency key as stored: live keys as given (every row before modes was live), the
+        sandbox's in a namespace of their own."""
+        if not key or self.mode == LIVE:
+            return key
+        scoped = f"{self.mode}:{key}"
+        if len(scoped) > KEY_LENGTH:
+            scoped = f"{self.mode}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return scoped
 
     def key_state(self, key):
         """The KeyState of an idempotency key, or None when it is unseen."""
         with self.writer.reading() as conn:
-            row = conn.execute(KEY_STATE, {"key": key}).first()
+            row = conn.execute(KEY_STATE, {"key": self._key(key)}).first()
         return None if row is None else KeyState(*row)
 
     def accept(self, plans, key=None, fingerprint=None, lease_owner=None, dedup=True, dedup_window=None):
@@ -100,7 +62,7 @@ class Ledger:
         sends at once) each destination's gate admits the new rows: those it holds back (breaker open, over
         the rate) are left to the worker, with the reason in `hold`.
         """
-        now, request_id = self.now(), new_id()
+        now, request_id, key = self.now(), new_id(), self._key(key)
         lease_until = now + timedelta(seconds=self.policy.lease_seconds)
         window = self.dedup_window if dedup_window is None else dedup_window
         window = window if dedup else 0
@@ -124,10 +86,10 @@ class Ledger:
         return self.writer.combined(work, locks)
 
     def _placed(self, conn, plans, now, window):
-        """Each plan placed: the dedup window's earlier row, or a new one (identical plans share it)."""
+        """Each plan placed: the dedup window's earlier row, or a new one (plans asking the same share it)."""
         placed, seen = [], {}
         for plan in plans:
-            same = (plan.target, plan.destination, plan.group)
+            same = (plan.destination, asks(plan.payload, plan.target))
             if window > 0 and same in seen:
                 placed.append(replace(seen[same], is_new=False))
                 continue
@@ -143,19 +105,21 @@ class Ledger:
             return [self._place(conn, plan, now, dedup_window).is_new for plan in plans]
 
     def _admit(self, conn, placed, now):
-        """Ask each destination's gate how many new rows may be sent now; mark the others held."""
+        """Ask each destination's gate which new rows may be sent, now or at a turn within `rate_wait`;
+        mark the others held (left to the worker). The turns are reserved in the gate, in this transaction."""
         wanted = Counter(p.plan.destination for p in placed if p.is_new)
         gates = gate_rows.load(conn, wanted)
         before = gate_rows.snapshot(gates)
-        grants = {name: list(self.gates.admit(gates[name], count, now)) for name, count in wanted.items()}
+        grants = {name: self.gates.reserve(gates[name], count, now, self.rate_wait)
+                  for name, count in wanted.items()}
         gate_rows.save(conn, gates, before)
         out = []
         for place in placed:
-            grant = grants.get(place.plan.destination) if place.is_new else None
-            if grant and grant[0] > 0:
-                grant[0] -= 1
-            elif grant:
-                place = replace(place, hold=grant[1] or "over the destination's delivery rate")
+            waits, reason = grants.get(place.plan.destination) if place.is_new else (None, None)
+            if waits:
+                place = replace(place, wait=waits.pop(0))
+            elif waits is not None:
+                place = replace(place, hold=reason or "over the destination's delivery rate")
             out.append(place)
         return out
 
@@ -169,29 +133,32 @@ class Ledger:
             return KeyState(*conn.execute(KEY_STATE, {"key": key}).first())
         return None
 
-    @staticmethod
-    def _place(conn, plan, now, window):
+    def _place(self, conn, plan, now, window):
+        """The newest row of this mode in the window that asked the vendor the same, or a new one."""
         if window > 0:
             params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
-                      "since": now - timedelta(seconds=window)}
+                      "since": now - timedelta(seconds=window), "mode": self.mode}
             rows = (DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP).all(conn, params)
-            earlier = rows[0] if rows and rows[0]["target"] == plan.target else None
+            wanted = asks(plan.payload, plan.target)
+            earlier = next((row for row in rows if asks(row["payload"], row["target"]) == wanted), None)
             if earlier is not None:
                 return Placed(plan, earlier["id"], False, earlier["status"], earlier["outcome"],
                               earlier["last_code"])
         return Placed(plan, new_id(), True, attempts=0, retry_since=now)
 
-    @staticmethod
-    def _row(place, request_id, key, now, lease_until, lease_owner):
+    def _row(self, place, request_id, key, now, lease_until, lease_owner):
         plan = place.plan
+        turn = now + timedelta(seconds=place.wait)  # the sender holds the lease through its wait
         if place.hold or not lease_owner:  # the worker takes it: no lease
             lease_until = lease_owner = None
+        elif place.wait:
+            lease_until += turn - now
         return {"id": place.id, "request_id": request_id, "item_index": plan.index, "idempotency_key": key,
                 "destination": plan.destination, "target": plan.target, "group_name": plan.group,
                 "campaign": plan.campaign, "options": plan.options, "payload": plan.payload,
                 "status": PENDING, "attempts": 0, "created_at": now, "updated_at": now,
-                "next_attempt_at": now, "retry_since": now, "lease_owner": lease_owner,
-                "lease_until": lease_until}
+                "next_attempt_at": turn, "retry_since": now, "lease_owner": lease_owner,
+                "lease_until": lease_until, "mode": self.mode}
 
     def record(self, sent, owner, answer=None):
         """Store every attempt in `sent` ([Sent]), the results on rows this owner still holds, and optionally
@@ -238,7 +205,8 @@ class Ledger:
             before = gate_rows.snapshot(gates)
             ids = []
             for name in sorted(gates):
-                due = list(conn.execute(DUE, {"now": now, "destination": name, "limit": limit}).scalars())
+                due = list(conn.execute(DUE, {"now": now, "destination": name, "limit": limit,
+                                              "mode": self.mode}).scalars())
                 granted, _ = self.gates.admit(gates[name], len(due), now)
                 ids.extend(due[:granted])
             gate_rows.save(conn, gates, before)
@@ -255,7 +223,7 @@ class Ledger:
         closed = select(GATES.c.destination).where(GATES.c.state != OPEN)
         query = select(func.count()).select_from(DELIVERIES).where(
             D.status == PENDING, D.next_attempt_at <= now, D.destination.in_(destinations),
-            D.destination.in_(closed), or_(D.lease_until.is_(None), D.lease_until < now))
+            D.destination.in_(closed), or_(D.lease_until.is_(None), D.lease_until < now), D.mode == self.mode)
         with self.writer.reading() as conn:
             return conn.execute(query).scalar()
 
@@ -269,7 +237,7 @@ class Ledger:
         """Make deliveries due now again (replay), with a fresh retry window; returns how many. An operator's
         replay means now: an open breaker of their destinations may probe at once."""
         now = self.now()
-        which = (D.status == FAILED) if failed else D.id.in_(ids or [])
+        which = and_((D.status == FAILED) if failed else D.id.in_(ids or []), D.mode == self.mode)
         with self.writer.writing() as conn:
             destinations = list(conn.execute(select(D.destination).where(which).distinct()).scalars())
             count = conn.execute(update(DELIVERIES).where(which).values(
@@ -278,3 +246,18 @@ class Ledger:
             conn.execute(update(GATES).where(GATES.c.destination.in_(destinations), GATES.c.state == OPEN)
                          .values(next_probe_at=now))
         return count
+
+    def lease_again(self, ids, owner, destinations):
+        """Replay by id: these rows of this mode and these destinations, due now with a fresh retry window,
+        leased to `owner` in one statement (no worker can claim them in between); rows another sender holds
+        now are left to it. Returns the leased rows as claim() does: the caller sends exactly these."""
+        now = self.now()
+        which = (D.id.in_(ids), D.mode == self.mode, D.destination.in_(destinations),
+                 or_(D.lease_until.is_(None), D.lease_until < now))
+        lease_until = now + timedelta(seconds=self.policy.lease_seconds)
+        with self.writer.writing() as conn:
+            conn.execute(update(DELIVERIES).where(*which).values(
+                status=PENDING, outcome=None, next_attempt_at=now, retry_since=now, completed_at=None,
+                updated_at=now, lease_owner=owner, lease_until=lease_until))
+            return list(conn.execute(select(D.id, D.destination, D.payload, D.attempts, D.retry_since)
+                                     .where(D.id.in_(ids), D.lease_owner == owner)))

@@ -147,6 +147,8 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The address the operator last searched for: kept here, never in the cookie or a URL.
+    search_address: Mapped[str | None] = mapped_column(String(320))
 
 
 class LoginFailure(Base):

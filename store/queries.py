@@ -13,18 +13,20 @@ PURGE_SLICE = 1000  # rows per purge transaction
 
 
 class Queries:
-    """Reads (and the purge) on the ledger; `now()` is the store's clock."""
+    """Reads (and the purge) on the ledger; `now()` is the store's clock. The operator's reads show only
+    rows of this process's `mode` (live or sandbox)."""
 
-    def __init__(self, writer, now):
-        self.writer, self.now = writer, now
+    def __init__(self, writer, now, mode="live"):
+        self.writer, self.now, self.mode = writer, now, mode
+        self.own = D.mode == mode
 
     def get(self, delivery_id):
         """One delivery as a dict (by id or a unique id prefix of at least 6 characters), or None."""
         with self.writer.reading() as conn:
-            row = conn.execute(select(*COLUMNS).where(D.id == delivery_id)).first()
+            row = conn.execute(select(*COLUMNS).where(D.id == delivery_id, self.own)).first()
             if row is None and len(delivery_id) >= 6:
-                rows = conn.execute(select(*COLUMNS).where(D.id.startswith(delivery_id, autoescape=True))
-                                    .limit(2)).all()
+                rows = conn.execute(select(*COLUMNS).where(D.id.startswith(delivery_id, autoescape=True),
+                                                           self.own).limit(2)).all()
                 row = rows[0] if len(rows) == 1 else None
         return None if row is None else row_dict(row)
 
@@ -38,7 +40,7 @@ class Queries:
 
     def find(self, status=None, target=None, limit=100):
         """Deliveries as dicts, newest first, filtered by state and/or target address (any case)."""
-        query = select(*COLUMNS).order_by(D.created_at.desc()).limit(limit)
+        query = select(*COLUMNS).where(self.own).order_by(D.created_at.desc()).limit(limit)
         if status:
             query = query.where(D.status == status)
         if target:
@@ -49,15 +51,22 @@ class Queries:
     def of_request(self, request_id):
         """The deliveries one request wrote, in item order (to answer a repeat from their state)."""
         with self.writer.reading() as conn:
-            rows = conn.execute(select(*COLUMNS).where(D.request_id == request_id)
+            rows = conn.execute(select(*COLUMNS).where(D.request_id == request_id, self.own)
                                 .order_by(D.item_index, D.destination)).all()
         return [row_dict(row) for row in rows]
 
     def oldest_pending_age(self):
         """Seconds since the oldest pending delivery was accepted (0 when none)."""
         with self.writer.reading() as conn:
-            oldest = conn.execute(select(func.min(D.created_at)).where(D.status == PENDING)).scalar()
+            oldest = conn.execute(select(func.min(D.created_at))
+                                  .where(D.status == PENDING, self.own)).scalar()
         return 0.0 if oldest is None else max((self.now() - oldest).total_seconds(), 0.0)
+
+    def other_mode_pending(self):
+        """How many pending rows of the other mode are in the ledger (no process of this mode takes them)."""
+        with self.writer.reading() as conn:
+            return conn.execute(select(func.count()).select_from(DELIVERIES)
+                                .where(D.status == PENDING, D.mode != self.mode)).scalar()
 
     def purge(self, older_than_seconds):
         """Delete finished deliveries (their attempts too) and answered requests older than the cut-off.

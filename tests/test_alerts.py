@@ -20,6 +20,7 @@ from tests.test_outages import queue
 from tests.test_processes import spawn, wait_for
 
 SECRET_EMAIL = "jane.doe@example.com"
+FAILING_ONE = "unsub-relay: justclick failing: configuration (1 delivery)"
 
 
 class Receiver:
@@ -80,13 +81,12 @@ def send(app, emails, script=None, justclick=None):
     make_worker(app).drain()
 
 
-def test_a_configuration_failure_alerts_the_delivery_and_the_destination(alerting, receiver, justclick, env):
+def test_a_configuration_failure_alerts_once_with_a_masked_example(alerting, receiver, justclick, env):
     app, clock, checks = alerting
     send(app, [SECRET_EMAIL], 4, justclick)
-    assert len(checks.run()) == 2
-    titles, bodies = receiver.take(2)
-    assert titles == ["unsub-relay: delivery to justclick failed (configuration)",
-                      "unsub-relay: justclick failing: configuration"]
+    assert len(checks.run()) == 1
+    titles, bodies = receiver.take(1)
+    assert titles == [FAILING_ONE]
     sections = ("What:", "Since:", "How many:", "What to do:")
     assert all(section in body for body in bodies for section in sections)
     text = json.dumps(bodies)
@@ -94,13 +94,14 @@ def test_a_configuration_failure_alerts_the_delivery_and_the_destination(alertin
     assert checks.run() == []  # nothing new: nothing sent twice
 
 
-def test_many_failures_make_one_summary(alerting, receiver, justclick):
+def test_many_failures_make_one_message_with_the_count_and_examples(alerting, receiver, justclick):
     app, _, checks = alerting
-    send(app, [f"s{i}@example.com" for i in range(6)], 4, justclick)
+    send(app, [f"s{i}@example.com" for i in range(7)], 4, justclick)
     checks.run()
-    titles, bodies = receiver.take(2)
-    assert titles == ["unsub-relay: 6 deliveries failed", "unsub-relay: justclick failing: configuration"]
-    assert "How many: 6" in bodies[0] + bodies[1] and "6 failed attempt(s)" in bodies[0] + bodies[1]
+    titles, bodies = receiver.take(1)
+    assert titles == ["unsub-relay: justclick failing: configuration (7 deliveries)"]
+    assert "How many: 7 failed deliveries" in bodies[0] and "- ... and 2 more" in bodies[0]
+    assert bodies[0].count("***@e***.com") == 5 and "@example.com" not in bodies[0]
 
 
 def test_the_repeat_window_counts_failures_since_the_last_message(alerting, receiver, justclick):
@@ -109,21 +110,22 @@ def test_the_repeat_window_counts_failures_since_the_last_message(alerting, rece
     send(app, ["earlier@example.com"], None, justclick)  # a success before the trouble is no recovery
     clock.advance(60)
     send(app, ["a@example.com"], 4, justclick)
-    assert [m.title for m in checks.run(failing)] == ["unsub-relay: justclick failing: configuration"]
+    assert [m.title for m in checks.run(failing)] == [FAILING_ONE]
     clock.advance(600)
     send(app, ["b@example.com", "c@example.com"], 4, justclick)
     assert checks.run(failing) == []  # within ALERT_REPEAT_SECONDS: quiet
     clock.advance(3001)
     repeated = checks.run(failing)
-    assert [m.title for m in repeated] == ["unsub-relay: justclick still failing: configuration"]
-    assert "How many: 2 failed attempt(s) since the last message" in repeated[0].body
+    assert [m.title for m in repeated] == [
+        "unsub-relay: justclick still failing: configuration (2 deliveries)"]
+    assert "How many: 2 failed deliveries since the last message" in repeated[0].body
     clock.advance(60)
     send(app, ["d@example.com"], None, justclick)  # delivers again
     assert [m.title for m in checks.run(failing)] == ["unsub-relay: justclick recovered"]
     assert checks.run(failing) == []
     clock.advance(60)
     send(app, ["e@example.com"], 4, justclick)  # a new episode alerts at once
-    assert [m.title for m in checks.run(failing)] == ["unsub-relay: justclick failing: configuration"]
+    assert [m.title for m in checks.run(failing)] == [FAILING_ONE]
     assert len(receiver.titles(4)) == 4
 
 
@@ -149,12 +151,13 @@ def test_a_dead_letter_after_the_retry_window(make_app, receiver, justclick):
     store_of(app).clock = clock
     checks = AlertChecks(app.extensions["delivery"])
     send(app, [SECRET_EMAIL], "500", justclick)
-    assert checks.run([checks.failed_deliveries]) == []  # still pending: retried
+    assert checks.run([checks.failing_destinations]) == []  # still pending: retried
     clock.advance(3601)
     make_worker(app).drain()
-    [message] = checks.run([checks.failed_deliveries])
-    assert message.title == "unsub-relay: delivery to justclick dead-lettered"
-    assert "replay" in message.body and SECRET_EMAIL not in message.body
+    [message] = checks.run([checks.failing_destinations])
+    assert message.title == "unsub-relay: justclick dead-lettered (1 delivery)"
+    assert "replay" in message.body and mask(SECRET_EMAIL) in message.body
+    assert SECRET_EMAIL not in message.body
     receiver.titles(1)
 
 
@@ -200,17 +203,16 @@ def test_two_worker_processes_send_one_message(make_app, receiver, justclick, en
     ops = app.extensions["operations"]
     try:
         assert wait_for(lambda: (ops.worker_seen() or {}).get("running") == 2, 30)
-        titles = receiver.titles(2, 20)
+        titles = receiver.titles(1, 20)
         time.sleep(1.0)  # both workers ran their first check; a second message would be here by now
     finally:
         for proc in workers:
             proc.send_signal(signal.SIGTERM)
         codes = [proc.wait(30) for proc in workers]
-    assert codes == [0, 0] and len(receiver.messages) == 2, receiver.messages
-    assert titles == ["unsub-relay: delivery to justclick failed (configuration)",
-                      "unsub-relay: justclick failing: configuration"]
+    assert codes == [0, 0] and len(receiver.messages) == 1, receiver.messages
+    assert titles == [FAILING_ONE]
     logs = "".join((tmp_path / f"w{n}.log").read_text() for n in range(2))
-    assert logs.count("alert sent:") == 2 and SECRET_EMAIL not in logs
+    assert logs.count("alert sent:") == 1 and SECRET_EMAIL not in logs
     assert ops.worker_seen()["running"] == 0  # both stopped cleanly
 
 
@@ -256,8 +258,8 @@ def test_two_processes_checking_at_once_send_each_alert_once(store_app, store_en
             thread.start()
         for thread in threads:
             thread.join(30)
-        assert len(results[0]) + len(results[1]) == 3  # two deliveries and the destination, once each
-        assert len(receiver.titles(3)) == 3
+        assert len(results[0]) + len(results[1]) == 1  # two failures of one cause: one message, once
+        assert receiver.titles(1) == ["unsub-relay: justclick failing: configuration (2 deliveries)"]
     finally:
         for app in apps:
             store_of(app).close()

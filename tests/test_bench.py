@@ -137,7 +137,7 @@ def test_stage_seconds(keys, seconds):
 
 @pytest.mark.parametrize("name, resolves", [
     ("store.ledger:Ledger.accept", True),
-    ("webhooks.auth:authorize", True),
+    ("edge.auth:authorize", True),
     ("store.ledger:Ledger.no_such_method", False),
     ("no_such_module:thing", False),
 ], ids=["method", "function", "missing-attribute", "missing-module"])

@@ -1,11 +1,13 @@
 """Each connector against its vendor's wire format, one row per documented outcome."""
 
+import json
 import xmlrpc.client
 
 import pytest
 
 from connectors.justclick import JustClick
 from connectors.mailkit import Mailkit
+from tests.fakes import FakeServer
 
 EMAIL = "anna@example.com"
 
@@ -194,7 +196,6 @@ def test_xmlrpc_body_is_standard_library_xml(mailkit):
 def test_https_proxy_is_honoured(monkeypatch, justclick):
     """HTTPS_PROXY/HTTP_PROXY route calls through the proxy (Mailkit's IP whitelist on a PaaS)."""
     seen = []
-    from tests.fakes import FakeServer
 
     class Proxy(FakeServer):
         def handle(self, path, headers, body):
@@ -245,3 +246,54 @@ def test_a_wrong_api_url_is_configuration_not_an_outage(justclick, mailkit, make
     assert (result.status, result.transient, result.error.kind, result.code) == (
         "failed", False, "configuration", "http_404")
     assert "API_URL" in result.message
+
+
+
+class MailkitAnswering(FakeServer):
+    """A Mailkit endpoint that gives one fixed answer to any call: `json` at /json.fcgi, the XML-RPC value
+    `xmlrpc` at /rpc.fcgi."""
+
+    def __init__(self, json_answer, xmlrpc_value):
+        super().__init__()
+        self.json_answer, self.xmlrpc_value = json_answer, xmlrpc_value
+
+    def handle(self, path, headers, body):
+        if path.endswith("/json.fcgi"):
+            return 200, "application/json", json.dumps(self.json_answer).encode()
+        return 200, "text/xml", xmlrpc.client.dumps((self.xmlrpc_value,), methodresponse=True).encode()
+
+
+ECHOES = [  # (id, what Mailkit names: ID_email or the XML-RPC value, the address sent, status, error kind)
+    ("id", 282837491, EMAIL, "unsubscribed", None),
+    ("echo", EMAIL, EMAIL, "not_subscribed", None),
+    ("echo in other case", EMAIL.upper(), EMAIL, "not_subscribed", None),
+    ("phone echo", "+420777123456", "+420777123456", "not_subscribed", None),
+    ("phone echo without +", "420777123456", "+420777123456", "not_subscribed", None),
+    ("echo rewritten", "ivan@пример.рф", "ivan@xn--e1afmkfd.xn--p1ai", "failed", "verification"),
+    ("other address", "bob@example.com", EMAIL, "failed", "verification"),
+    ("other phone", "+420777000000", "+420777123456", "failed", "verification"),
+]
+JSON_ONLY_ECHOES = [
+    ("id as text", "282837491", EMAIL, "unsubscribed", None),
+    ("empty", "", EMAIL, "failed", "verification"),
+    ("missing", None, EMAIL, "failed", "verification"),
+    ("arabic-indic digits", "١٢٣", EMAIL, "failed", "verification"),
+]
+
+
+@pytest.mark.parametrize("transport, echoed, sent, status, kind", [
+    pytest.param(transport, *row[1:], id=f"{transport}: {row[0]}")
+    for transport in ("json", "xmlrpc") for row in ECHOES] + [
+    pytest.param("json", *row[1:], id=f"json: {row[0]}") for row in JSON_ONLY_ECHOES])
+def test_mailkit_success_is_believed_only_for_the_address_sent(transport, echoed, sent, status, kind):
+    """Mailkit names the contact's numeric ID or echoes the address sent; an answer about any other address
+    is no success for ours, and its text (an address) is not repeated."""
+    answer = {"error_status": "0", "status": "1", **({} if echoed is None else {"ID_email": echoed})}
+    server = MailkitAnswering(answer, echoed).start()
+    try:
+        url = f"{server.base}/{'json' if transport == 'json' else 'rpc'}.fcgi"
+        result = Mailkit("12345", "md5", url, 2.0, transport=transport).send(mk_payload(sent))
+    finally:
+        server.stop()
+    assert (result.status, result.error.kind if result.error else None) == (status, kind)
+    assert kind is None or not echoed or str(echoed) not in result.message

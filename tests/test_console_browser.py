@@ -12,7 +12,7 @@ from tests.helpers import post
 
 PASSWORD = "correct horse battery staple"
 CONSOLE = {"CONSOLE_PASSWORD": PASSWORD, "SECRET_KEY": "s" * 48}
-pytestmark = [pytest.mark.slow, pytest.mark.flaky(reruns=2, reruns_delay=1)]  # Chromium can stall under load
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture

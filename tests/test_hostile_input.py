@@ -279,3 +279,57 @@ def test_webhook_line_cannot_be_forged(caplog):
     [record] = caplog.records
     assert "\n" not in record.getMessage() and "\r" not in record.getMessage()
     assert "a***@e***.com" in record.getMessage() and A not in record.getMessage()
+
+
+WRONG_TYPES = [  # (id, fields sent besides the address, the canonical field the 422 names)
+    ("group is an object", {"group": {"name": "VIP"}}, "group"),
+    ("rass_name is an object", {"rass_name": {"name": "VIP"}}, "group"),
+    ("group is an empty object", {"group": {}}, "group"),
+    ("group is a list", {"group": ["VIP", "Main"]}, "group"),
+    ("group is a number", {"group": 5}, "group"),
+    ("group is true", {"group": True}, "group"),
+    ("group holds NUL", {"group": "VIP\x00"}, "group"),
+    ("group one level down is an object", {"data": {"group": {"name": "VIP"}}}, "group"),
+    ("group flattened into an object", {"group__name": "VIP"}, "group"),
+    ("phone is an object", {"phone": {"number": "+420777123456"}}, "phone"),
+    ("phone is a number", {"phone": 420777123456}, "phone"),
+    ("ID_email is an object", {"ID_email": {"id": 5}}, "ID_email"),
+    ("ID_email is a list", {"ID_email": [5, 6]}, "ID_email"),
+    ("ID_email is a fraction", {"ID_email": 5.5}, "ID_email"),
+    ("campaign is an object", {"campaign_id": {"id": 5}}, "ID_send_message"),
+    ("campaign is true", {"campaign_id": True}, "ID_send_message"),
+    ("send_optout is an object", {"send_optout": {"x": 1}}, "send_optout"),
+    ("timeout_days is an object", {"timeout_days": {"days": 30}}, "timeout_days"),
+    ("timeout_days is a list", {"timeout_days": [30, 40]}, "timeout_days"),
+    ("redirect is an object", {"redirect": {"url": "https://example.com/"}}, "redirect"),
+    ("redirect is a number", {"redirect": 5}, "redirect"),
+    ("dry_run is an object", {"dry_run": {"x": 1}}, "dry_run"),
+]
+WRONG_ADDRESSES = [  # (id, the whole body, the field named)
+    ("email is an object", {"email": {"address": A}}, "email"),
+    ("email is a list", {"email": [A, "bob@example.com"]}, "email"),
+    ("email is a number", {"email": 42}, "email"),
+    ("email holds NUL", {"email": A + "\x00"}, "email"),
+    ("email alias is an object", {"E-Mail": {"value": A}}, "email"),
+]
+
+
+@pytest.mark.parametrize("route", ["justclick", "mailkit"])
+@pytest.mark.parametrize("body, field", [case(name, {"email": A, **fields}, field)
+                                         for name, fields, field in WRONG_TYPES] +
+                         [case(name, body, field) for name, body, field in WRONG_ADDRESSES])
+def test_a_field_of_the_wrong_type_is_422_naming_it(client, justclick, mailkit, route, body, field):
+    """Nothing stands in for a field of the wrong type: not JUSTCLICK_GROUP for an object in `group`."""
+    justclick.subscribe(A, "Main")
+    mailkit.subscribe(A)
+    errors = assert_refused(post(client, body, route=route), 422, justclick, mailkit)["errors"]
+    assert field in errors, errors
+
+
+@pytest.mark.parametrize("kind, data", [
+    ("xml", f"<email>{A}</email><group><name>VIP</name></group>"),
+    ("form", {"email": A, "group": ["VIP", "Main"]}),
+], ids=["xml: group holds an element", "form: group twice"])
+def test_a_wrong_type_in_xml_or_a_form_is_422_too(client, justclick, mailkit, kind, data):
+    errors = assert_refused(post(client, data, kind, route="justclick"), 422, justclick, mailkit)["errors"]
+    assert "group" in errors, errors

@@ -172,17 +172,6 @@ def test_dedup_window(store_app, justclick, mailkit, clock):
     assert len(mailkit.requests) == 2
 
 
-def test_dedup_is_exact_about_the_local_part(store_app, justclick):
-    """The look-up goes through lower(target), but only the same address dedups: a vendor may keep the
-    case of a mailbox's local part, and "Ann@" unsubscribed says nothing about "ann@"."""
-    client = store_app.test_client()
-    for email in ("Ann.Case@example.com", "ann.case@example.com", "Ann.Case@example.com"):
-        justclick.subscribe(email, "Main")
-        post(client, {"email": email}, route="justclick")
-    assert sorted(r["body"] for r in justclick.requests) == sorted({r["body"] for r in justclick.requests})
-    assert len(justclick.requests) == 2
-
-
 def test_purge_goes_in_slices(store_app, justclick, clock, monkeypatch):
     from store import queries
     monkeypatch.setattr(queries, "PURGE_SLICE", 2)

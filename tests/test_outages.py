@@ -36,7 +36,9 @@ def sent_to(justclick):
 
 @pytest.fixture
 def gated(make_app, justclick):
-    app = make_app(JUSTCLICK_MAX_RATE=str(RATE), RETRY_BASE_SECONDS="30", BREAKER_FAILURES="5")
+    # RATE_WAIT_SECONDS=0: over the rate is queued at once (waiting for a turn: tests/test_rate_wait.py).
+    app = make_app(JUSTCLICK_MAX_RATE=str(RATE), RETRY_BASE_SECONDS="30", BREAKER_FAILURES="5",
+                   RATE_WAIT_SECONDS="0")
     clock = FakeClock()
     store_of(app).clock = clock
     store_of(app).policy.rand = lambda: 1.0

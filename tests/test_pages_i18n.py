@@ -32,7 +32,6 @@ ERROR_PATHS = {"failed": "/failed", "bot_check": "/error/bot_check", "rate_limit
                "generic": "/error/unavailable"}
 BUTTON_BLUE = "rgba(11, 87, 208, 1)"  # from pages.css: proves the inline style passed the CSP
 
-pytestmark = [pytest.mark.flaky(reruns=2, reruns_delay=1)]  # Chromium can stall under load: retried
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def row(n, **changes):
     values.update(id=f"p{n:031d}", request_id="r" * 32, item_index=0, destination="justclick",
                   target=f"Prep{n}@example.com", group_name="Main", options={"a": [1, "ü"]},
                   payload={"lead_email": f"Prep{n}@example.com"}, status="pending", attempts=0,
-                  created_at=AT, updated_at=AT, next_attempt_at=AT, retry_since=AT)
+                  created_at=AT, updated_at=AT, next_attempt_at=AT, retry_since=AT, mode="live")
     return {**values, **changes}
 
 
@@ -51,7 +51,8 @@ def test_a_query_and_an_update_convert_both_ways(store_app):
                                              "status": "done", "outcome": "unsubscribed", "completed_at": AT,
                                              "next_attempt_at": AT})
     assert found == [{"id": row(2)["id"], "target": "Prep2@example.com", "status": "pending", "outcome": None,
-                      "last_code": None}]  # any case finds the candidates; the ledger compares the address
+                      "last_code": None, "payload": {"lead_email": "Prep2@example.com"}}]  # any case finds
+    # the candidates; the ledger compares what each asked the vendor
     assert changed == 1 and core_row(store, row(2)["id"])["completed_at"] == AT
 
 

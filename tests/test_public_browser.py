@@ -11,7 +11,6 @@ from tests.test_pages_i18n import TEXT
 
 SECRET = "link-secret-for-the-browser-tests-0123456789"
 
-pytestmark = [pytest.mark.flaky(reruns=2, reruns_delay=1)]  # Chromium can stall under load: retried
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +20,7 @@ def live(tmp_path_factory, justclick):
     app = create_app({"JUSTCLICK_LOGIN": justclick.login, "JUSTCLICK_SECRET": justclick.secret,
                       "JUSTCLICK_GROUP": "Main", "JUSTCLICK_API_URL": f"{justclick.base}/{{login}}/api/",
                       "WEBHOOK_TOKENS": "browser-token", "LINK_SECRETS": SECRET, "TRUSTED_PROXY_HOPS": "0",
-                      "PUBLIC_RATE_LIMIT": "1000 per minute",  # reruns and favicons must not meet the limit
+                      "PUBLIC_RATE_LIMIT": "1000 per minute",  # favicons must not meet the limit
                       "DATABASE_URL": f"sqlite:///{folder / 'ledger.sqlite3'}", "JUSTCLICK_MAX_RATE": "0"})
     with LiveServer(app) as server:
         yield server

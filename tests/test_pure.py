@@ -1,15 +1,17 @@
 """Pure pieces as tables: intake's kind_of, inbound's canonical, the answer's statuses and HTTP mapping."""
 
 import pytest
+from marshmallow import ValidationError
 
 from connectors.base import Result
 from connectors.errors import APIConnectionError, ConfigurationError
 from delivery.answer import answer_of, from_place, from_result, row_status
 from errors import BadBody, Invalid
+from schemas.fields import Email
 from schemas.inbound import canonical
 from status import overall
 from store.ledger import Placed, Planned
-from webhooks.answers import http_status
+from webhooks.answers import http_status, public_body
 from webhooks.intake import kind_of
 
 PLAN = Planned(0, "justclick", "a@example.com", "Main", None, {}, {})
@@ -44,8 +46,12 @@ def test_kind_of_refuses(mimetype, raw, status):
     ({"email": ["a@b.cz"], "mobile phone": "+420777123456"}, {"email": "a@b.cz", "phone": "+420777123456"}),
     ({"email": "a@b.cz", "data": {"email": "a@b.cz"}}, {"email": "a@b.cz"}),
     ({"name": "Anna", "email": ""}, {}),
+    ({"email": "a@b.cz", "group": {"name": "VIP"}}, {"email": "a@b.cz", "group": {"name": "VIP"}}),
+    ({"email": "a@b.cz", "list": {}}, {"email": "a@b.cz", "group": {}}),
+    ({"data": {"email": {"value": "a@b.cz"}}}, {"email": {"value": "a@b.cz"}}),
 ], ids=["alias-case", "dash-and-group", "one-level-down", "zapier-flattened", "single-list-and-space",
-        "same-value-twice", "nothing-usable"])
+        "same-value-twice", "nothing-usable", "object-kept-for-the-schema-to-refuse", "empty-object-kept",
+        "object-one-level-down-kept"])
 def test_canonical(item, expected):
     assert canonical(item) == expected
 
@@ -89,3 +95,37 @@ def test_answer_of_a_batch_carries_indexes():
     assert answer.body == {"id": "r1", "status": "queued", "results": [
         {"index": 0, "destination": "justclick", "status": "queued", "code": None, "message": "accepted",
          "delivery_id": "d1"}]}
+
+
+@pytest.mark.parametrize("received, carried", [
+    ("anna@example.com", "anna@example.com"), ("ivan@xn--e1afmkfd.xn--p1ai", "ivan@xn--e1afmkfd.xn--p1ai"),
+    ("ivan@пример.рф", "ivan@пример.рф"), ("Anna.Smith@Example.COM", "Anna.Smith@Example.COM"),
+    ("anna+news@example.com", "anna+news@example.com"), (" anna@example.com\t", "anna@example.com"),
+    ("not-an-address", None), ("anna@example", None), ("anna@\u0000example.com", None),
+], ids=["ascii", "punycode", "unicode-domain", "mixed-case", "plus", "trimmed", "no-at", "no-dot", "nul"])
+def test_email_is_checked_and_carried_as_received(received, carried):
+    if carried is None:
+        with pytest.raises(ValidationError):
+            Email().deserialize(received)
+    else:
+        assert Email().deserialize(received) == carried
+
+
+def entry(status, **more):
+    return {"destination": "mailkit", "status": status, "code": "1", "message": "unsubscribed (ID_email 28)",
+            "delivery_id": "d1", **more}
+
+
+@pytest.mark.parametrize("top, statuses, public_top, public_statuses", [
+    ("unsubscribed", ["unsubscribed", "not_subscribed"], "unsubscribed", ["unsubscribed", "unsubscribed"]),
+    ("not_subscribed", ["not_subscribed"], "unsubscribed", ["unsubscribed"]),
+    ("already_unsubscribed", ["already_unsubscribed"], "unsubscribed", ["unsubscribed"]),
+    ("queued", ["queued", "not_subscribed"], "queued", ["queued", "unsubscribed"]),
+    ("rejected", ["rejected"], "rejected", ["rejected"]),
+    ("failed", ["failed", "unsubscribed"], "failed", ["failed", "unsubscribed"]),
+], ids=["mixed-successes", "not-subscribed", "already", "queued", "rejected", "failed"])
+def test_public_body_keeps_the_outcome_and_drops_the_vendor(top, statuses, public_top, public_statuses):
+    body = {"id": "r1", "status": top, "results": [entry(s) for s in statuses]}
+    assert public_body(body) == {"id": "r1", "status": public_top,
+                                 "results": [{"status": s} for s in public_statuses]}
+    assert http_status(public_body(body)["status"]) == http_status(top)

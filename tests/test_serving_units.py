@@ -87,3 +87,30 @@ def test_gunicorn_master_imports_nothing_that_gevent_must_patch_first():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+TOKEN_PATH = "/u/eyJ0IjoiYUBiLmMifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+
+
+@pytest.mark.parametrize("text,expected", [
+    (f"POST {TOKEN_PATH} HTTP/1.1", "POST /u/*** HTTP/1.1"),
+    (f"GET {TOKEN_PATH}?from=mail HTTP/1.1", "GET /u/***?from=* HTTP/1.1"),
+    (f"https://unsub.example.com{TOKEN_PATH}", "https://unsub.example.com/u/***"),
+    ("Invalid HTTP request line: 'GET /u/abc.def extra'", "Invalid HTTP request line: 'GET /u/*** extra'"),
+    ("/unsubscribe/u", "/unsubscribe/u"),
+], ids=["request-line", "with-query", "referer", "quoted-bad-line", "no-link"])
+def test_scrub_hides_link_tokens(text, expected):
+    assert scrub(text) == expected
+
+
+@pytest.mark.parametrize("method,body,status", [("POST", b"x" * 2048, 413), ("GET", b"", 400)],
+                         ids=["refused-too-large", "page-of-a-forged-link"])
+def test_a_link_request_logs_no_token(make_app, caplog, method, body, status):
+    app = make_app(LINK_SECRETS="link-secret-for-the-tests-0123456789abcdef", MAX_CONTENT_LENGTH="1024")
+    with caplog.at_level("INFO"):
+        answer = app.test_client().open(TOKEN_PATH, method=method, data=body,
+                                        content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == status
+    assert "eyJ0Ij" not in caplog.text and "c2lnbmF0" not in caplog.text
+    if status == 413:
+        assert "request refused route=/u/*** http=413" in caplog.text

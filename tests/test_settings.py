@@ -1,5 +1,7 @@
 """Settings read once from the environment: defaults, schemes, malformed values, no secret in repr."""
 
+import json
+
 import pytest
 
 from settings import load_settings
@@ -54,7 +56,7 @@ def test_no_secret_in_repr():
 def test_log_handlers_scrub_secrets_from_messages_and_tracebacks():
     import logging
 
-    from webhooks.logs import ScrubSecrets
+    from edge.logs import ScrubSecrets
 
     scrubber = ScrubSecrets(load_settings(SECRETS, "inst").secrets)
     try:
@@ -72,9 +74,35 @@ def test_create_app_puts_the_scrubber_on_every_root_handler(env):
     import logging
 
     from app import create_app
-    from webhooks.logs import ScrubSecrets
+    from edge.logs import ScrubSecrets
 
     app = create_app({**env, **SECRETS})
     handlers = logging.getLogger().handlers
     assert handlers and all(any(isinstance(f, ScrubSecrets) for f in h.filters) for h in handlers)
     app.extensions["delivery"].store.close()
+
+
+GOOD_SECRET = "a-link-secret-of-forty-characters-000001"
+
+
+@pytest.mark.parametrize("value, needles", [
+    ("short-link-secret", ("LINK_SECRETS is too short", "secret #1 has 17 characters", "at least 32")),
+    (f"{GOOD_SECRET} short-link-secret", ("LINK_SECRETS is too short", "secret #2 has 17 characters")),
+    ("ж" * 40, ("secret #1 must be printable ASCII",)),
+], ids=["short", "second-short", "non-ascii"])
+def test_a_refused_link_secret_is_named_once_in_flask_check_and_post_links(make_app, value, needles):
+    """One message saying what is wrong (never 'set LINK_SECRETS' as if unset, never the name twice),
+    the same in `flask check`, `flask links make` and POST /links's answer; the secret itself is never shown."""
+    from tests.helpers import TOKEN
+
+    app = make_app(LINK_SECRETS=value, PUBLIC_URL="https://u.example.com")
+    checked = app.test_cli_runner().invoke(args=["check"])
+    [problem] = [p for p in json.loads(checked.output)["problems"] if "LINK_SECRETS" in p]
+    answer = app.test_client().post("/links", json={"email": "a@example.com"},
+                                    headers={"Authorization": f"Bearer {TOKEN}"})
+    made = app.test_cli_runner().invoke(args=["links", "make", "a@example.com"])
+    assert checked.exit_code == 1 and (answer.status_code, answer.json["message"]) == (503, problem)
+    assert made.exit_code != 0 and json.loads(made.output)["errors"]["settings"] == [problem]
+    assert problem.count("LINK_SECRETS") == 1 and "set LINK_SECRETS" not in problem
+    assert all(needle in problem for needle in needles), problem
+    assert "short-link-secret" not in checked.output + answer.get_data(as_text=True)

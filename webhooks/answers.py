@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import g, jsonify, redirect, request
 
 from pages import error_page, render_page
-from status import DRY_RUN, FAILED, QUEUED, REJECTED, SUCCESSES
+from status import DRY_RUN, FAILED, QUEUED, REJECTED, SUCCESSES, UNSUBSCRIBED
 from webhooks.intake import FORM, MULTIPART
 
 # An answer's top-level status -> HTTP: we or the vendor's answer at fault, refused data, accepted for later.
@@ -14,6 +14,9 @@ HTTP_STATUS = {FAILED: 502, REJECTED: 422, QUEUED: 202}
 PAGE_OK = {*SUCCESSES, QUEUED, DRY_RUN, "ok"}
 FORM_TYPES = (FORM, MULTIPART)
 ERROR_PAGES = {429: "rate_limited", 403: "bot_check", 503: "unavailable"}
+# What a public caller is told: every success reads "unsubscribed". "not_subscribed" would tell anyone who
+# types an address whether it is on a list; vendor codes, texts and IDs are no business of a public page.
+PUBLIC_STATUS = {status: UNSUBSCRIBED for status in SUCCESSES}
 
 
 def http_status(answer_status):
@@ -67,7 +70,16 @@ def _page(status, body, settings, redirect_to, headers):
                        (settings.success_url, settings.failure_url), ok=ok, body=body)
 
 
-def respond(answer, settings, redirect_to=None, page=False):
-    """The HTTP answer for a delivery service Answer; a replay says so in a header."""
+def public_body(body):
+    """A delivery answer as a public caller (a form key) sees it: the request id and the outcome in neutral
+    words, one entry per result, and nothing a vendor said (no code, text, destination or delivery id)."""
+    results = [{"status": PUBLIC_STATUS.get(r["status"], r["status"])} for r in body["results"]]
+    return {"id": body["id"], "status": PUBLIC_STATUS.get(body["status"], body["status"]), "results": results}
+
+
+def respond(answer, settings, redirect_to=None, page=False, public=False):
+    """The HTTP answer for a delivery service Answer; a replay says so in a header. `public`: the caller
+    holds no server credential, and gets public_body()."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
-    return respond_body(http_status(answer.status), answer.body, settings, redirect_to, headers, page)
+    body = public_body(answer.body) if public else answer.body
+    return respond_body(http_status(body["status"]), body, settings, redirect_to, headers, page)

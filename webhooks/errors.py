@@ -6,9 +6,7 @@ import time
 from flask import current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from flask_limiter.errors import RateLimitExceeded
-
-from errors import RateLimited, RelayError, StoreUnavailable
+from errors import RelayError, StoreUnavailable
 from webhooks.answers import respond_body
 from webhooks.logs import log_safe
 
@@ -41,14 +39,6 @@ def relay_error(exc):
     return _answer(exc.http_status, exc.body(), exc.headers)
 
 
-def rate_limited(exc):
-    """Over a rate limit (webhooks/limits.py): 429 with Retry-After, nothing parsed further, nothing sent."""
-    from webhooks.limits import retry_after
-
-    error = RateLimited(f"Too many requests ({exc.description}); nothing was sent. Try again later.")
-    return _answer(error.http_status, error.body(), {"Retry-After": str(retry_after())})
-
-
 def http_error(exc):
     return _answer(exc.code or 500, {"status": "error", "message": exc.description})
 
@@ -61,6 +51,5 @@ def unexpected(exc):
 def init_app(app):
     """One handler per root: ours, Werkzeug's, and anything else."""
     app.register_error_handler(RelayError, relay_error)
-    app.register_error_handler(RateLimitExceeded, rate_limited)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected)

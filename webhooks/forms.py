@@ -1,19 +1,34 @@
 """What a public form key may do, and the bot checks in front of it (honeypot, Turnstile).
 
 A form key sits in a public page, so anyone may hold it: it unsubscribes one address per request, within
-the public rate limit, and nothing more. WEBHOOK_TOKENS stay the server-to-server credential.
+the public rate limit, and nothing more. It carries what a visitor types (an email address or a phone
+number) and what the page around the field sets (the JustClick group the README's forms name, a redirect);
+never a vendor's identifier or option. WEBHOOK_TOKENS stay the server-to-server credential.
 """
 
 import logging
+import uuid
 
 from flask import current_app, request
 
-from delivery.answer import answer_of
-from errors import Forbidden
+from delivery.answer import Outcome, answer_of
+from errors import Forbidden, Invalid
+from status import UNSUBSCRIBED
 
 log = logging.getLogger("unsub_relay.web")
 PUBLIC_ONLY = "A public form key unsubscribes one address per request and nothing more"
 BOT_CHECK_FAILED = "The check that you are a person did not pass; nothing was sent. Please go back and try again."
+# Canonical fields (schemas/inbound.py) a form key may carry. ID_email (a Mailkit contact number: ten numbers,
+# ten contacts), ID_send_message, send_optout (it hides the confirmation mail from the address's owner) and
+# timeout_days need a server token. dry_run passes here and is refused by allowed(), as ?dry_run= is.
+PUBLIC_FIELDS = frozenset({"email", "phone", "group", "redirect", "dry_run"})
+NOT_PUBLIC = ("A public form key takes only an email address or a phone number (and group, redirect); "
+              "this field needs a server token (WEBHOOK_TOKENS).")
+
+
+def is_public(auth):
+    """True when the caller holds no server credential: its answers are public (answers.public_body)."""
+    return auth == "form_key"
 
 
 def _field(body, name):
@@ -22,24 +37,39 @@ def _field(body, name):
 
 
 def screen(auth, body, inbound, settings):
-    """Before planning a form-key request: None to go on, a decoy Answer for a bot that filled the honeypot,
-    or Forbidden for a batch or a failed bot check."""
-    if auth != "form_key":
-        return None
+    """Before planning a form-key request: Forbidden for a batch or a failed bot check, Invalid (naming the
+    fields) for any field beyond PUBLIC_FIELDS, the query string's included; nothing is sent."""
+    if not is_public(auth):
+        return
     if inbound.batch:
         raise Forbidden(f"{PUBLIC_ONLY}: send one form, not a batch.")
-    if str(_field(body, settings.honeypot_field) or "").strip():
-        log.info("webhook route=%s auth=form_key honeypot=filled: answered as a success, nothing sent",
-                 request.path)
-        return answer_of(None, [], batch=False)  # the normal success answer: the bot learns nothing
+    extra = sorted({name for _, fields in inbound.items for name in fields} - PUBLIC_FIELDS)
+    if extra:
+        raise Invalid({name: [NOT_PUBLIC] for name in extra}, f"{PUBLIC_ONLY}; nothing was sent.")
     if settings.turnstile_secret:
         token = str(_field(body, "cf-turnstile-response") or "")
         if not current_app.extensions["botcheck"].verify(token, request.remote_addr):
             raise Forbidden(BOT_CHECK_FAILED)
-    return None
+
+
+def caught(auth, body, settings):
+    """True for a form-key request whose honeypot field is filled: a bot, to be given decoy()."""
+    if not is_public(auth) or not str(_field(body, settings.honeypot_field) or "").strip():
+        return False
+    log.info("webhook route=%s auth=form_key honeypot=filled: answered as a success, nothing sent",
+             request.path)
+    return True
+
+
+def decoy(plan):
+    """The answer a bot gets: a real answer's shape (one success per planned delivery, a fresh request id
+    made as the ledger makes its ids, uuid4 hex), so it cannot tell that nothing was sent."""
+    outcomes = [Outcome(index=p.index, destination=p.destination, status=UNSUBSCRIBED, code=None, message="",
+                        delivery_id=uuid.uuid4().hex) for p in plan.plans]
+    return answer_of(uuid.uuid4().hex, outcomes, plan.batch)
 
 
 def allowed(auth, dry_run):
     """After planning: a form key may not ask for a dry run (it would reveal what we send)."""
-    if auth == "form_key" and dry_run:
+    if is_public(auth) and dry_run:
         raise Forbidden(f"{PUBLIC_ONLY}: no dry runs (use a server token for a Zap's test step).")

@@ -2,6 +2,8 @@
 
 from flask import Blueprint, current_app, jsonify
 
+from edge import limits
+
 bp = Blueprint("health", __name__)
 
 
@@ -12,7 +14,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
+    """Ready or not as operations say; the rate-limit store is shown beside, and a degraded one (this
+    process counting alone) never makes the service unready: intake goes on without it."""
     operations = current_app.extensions["operations"]
     operations.check_worker_silent()  # the worker-silent alert, in a background thread: never slows this
     ready, body = operations.readiness()
+    body["rate_limits"] = limits.health()
     return jsonify(body), 200 if ready else 503

@@ -7,11 +7,11 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from marshmallow import ValidationError
 
+from edge.auth import authorize, offered_token
 from errors import Invalid
 from schemas.fields import any_flag, refuse_control
 from schemas.inbound import canonical, read_items
 from webhooks import answers, forms, intake
-from webhooks.auth import authorize, offered_token
 from webhooks.logs import webhook_line
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
@@ -75,15 +75,23 @@ def hook(route):
     g.webhook_source = inbound.source  # the sender type, for the webhook counter (metrics/routes.py)
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
-    decoy = forms.screen(auth, body, inbound, settings)
-    if decoy is not None:
-        return answers.respond(decoy, settings)
+    forms.screen(auth, body, inbound, settings)
     plan = service.plan(inbound.items, inbound.errors, inbound.batch, DESTINATION_OF[route])
     if dry_run(plan):
         forms.allowed(auth, dry_run=True)
         return answers.respond(service.preview(plan), settings)
+    # The honeypot is read after validation: a bot is refused what a person would be, and else gets the
+    # answer a person gets, through the same respond() below.
+    answer = forms.decoy(plan) if forms.caught(auth, body, settings) else send(route, auth, inbound, plan)
+    return answers.respond(answer, settings, redirect_to=plan.first_request.redirect,
+                           public=forms.is_public(auth))
+
+
+def send(route, auth, inbound, plan):
+    """Submit the plan to the delivery service and log the one line of this webhook."""
+    service = current_app.extensions["delivery"]
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
     answer = service.submit(plan, idempotency_key(route, auth, inbound), respond_async)
     webhook_line(request.path, inbound.source, auth, answer.outcomes, answers.http_status(answer.status),
                  (time.monotonic() - g.started) * 1000, {p.index: p.target for p in plan.plans})
-    return answers.respond(answer, settings, redirect_to=plan.first_request.redirect)
+    return answer

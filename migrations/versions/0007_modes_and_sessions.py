@@ -23,6 +23,7 @@ def upgrade():
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("expires_at", sa.DateTime, nullable=False),
         sa.Column("ended_at", sa.DateTime),
+        sa.Column("search_address", sa.String(320)),  # the operator's last search, cleared at logout
     )
     op.create_table(
         "login_failures",

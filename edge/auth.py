@@ -1,4 +1,6 @@
-"""Who may call a hook: shared tokens and HMAC signatures over the raw body, sign/verify pairs."""
+"""Who may call: shared tokens, HMAC signatures over the raw body (sign/verify pairs) and public form keys.
+
+Shared by the edges: the webhook routes, POST /links and the rate limits (whose credential is offered)."""
 
 import base64
 import binascii
@@ -8,7 +10,7 @@ import re
 import time
 
 from errors import NotAuthorized
-from webhooks.intake import FORM, MULTIPART
+FORM, MULTIPART = "application/x-www-form-urlencoded", "multipart/form-data"  # the bodies with hidden fields
 
 TOLERANCE_SECONDS = 5 * 60
 UNIX_TIME = re.compile(r"[0-9]{1,12}")  # ASCII only: int() also reads "1_0", " 10 " and other digits
@@ -18,7 +20,8 @@ def _any_equal(candidates, expected):
     """Constant-time comparison against every candidate, without stopping at the first match."""
     found = False
     for candidate in candidates:
-        found |= hmac.compare_digest(candidate.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+        offered, wanted = candidate.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+        found |= hmac.compare_digest(offered, wanted)
     return found
 
 
@@ -91,7 +94,8 @@ def authorize(settings, request, body, now=None):
         return "token"
     checks = []
     if settings.webhook_secret and headers.get("webhook-signature"):
-        checks.append(("standard_webhooks", lambda: verify_standard(settings.webhook_secret, headers, body, now)))
+        checks.append(("standard_webhooks",
+                       lambda: verify_standard(settings.webhook_secret, headers, body, now)))
     if settings.typeform_secret and headers.get("Typeform-Signature"):
         checks.append(("typeform", lambda: verify_body(settings.typeform_secret,
                                                        headers["Typeform-Signature"], body, "sha256=")))

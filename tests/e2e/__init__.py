@@ -1,0 +1,1 @@
+"""End-to-end journeys: the service run as deployed (gunicorn web + flask workers) against the vendor fakes."""
