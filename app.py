@@ -39,7 +39,7 @@ def create_app(env=None):
     console.init_app(app)
     metrics.init_app(app)
     limits.init_app(app)  # it puts the rate limits on the views every blueprint registered
-    app.wsgi_app = guard(app, env)  # outermost: bodies read whole under size and time limits; OPTIONS in JSON
+    app.wsgi_app = guard(app, settings)  # outermost: bodies whole under size and time limits; OPTIONS in JSON
     return app
 
 

@@ -40,7 +40,8 @@ class Settings:
     alert_repeat_seconds: float = 3600.0
     auto_migrate: bool = True
     body_timeout_seconds: float = 10.0
-    link_secrets: tuple = field(default=(), repr=False, metadata=SECRET)
+    link_secrets: tuple = field(default=(), repr=False, metadata=SECRET)  # every usable one verifies
+    link_signing: bool = True  # False when the first (signing) secret was refused: links verify, none is made
     public_url: str = ""
     default_locale: str = "en"
     form_keys: tuple = field(default=(), repr=False, metadata=SECRET)
@@ -115,17 +116,23 @@ def _limit(env, name, default, problems):
 
 
 def _link_secrets(env, problems):
-    """LINK_SECRETS, space-separated (a comma may be part of a secret), decoded and checked once here."""
-    from links.tokens import LinkSigner
+    """(usable secrets, whether the first one signs): LINK_SECRETS, space-separated (a comma may be part of
+    a secret), each checked once here. A refused secret is named in problems and left out, and the others
+    still verify: one typo in a rotation must not turn off every link already mailed. New links are made
+    only with the first secret, so when that one is refused none is made until it is fixed."""
+    from links.tokens import parse_secrets
 
-    secrets = tuple(env.get("LINK_SECRETS", "").split())
-    if secrets:
+    usable, signing = [], True
+    for number, secret in enumerate(env.get("LINK_SECRETS", "").split(), 1):
         try:
-            LinkSigner(secrets)
-        except ValueError as exc:  # the signer's message names LINK_SECRETS and what is wrong with it
-            problems.append(f"{exc}; signed unsubscribe links are off until it is fixed")
-            return ()
-    return secrets
+            parse_secrets([secret], number)
+        except ValueError as exc:  # the message names LINK_SECRETS, the secret's number and what is wrong
+            signing = signing and number > 1
+            problems.append(f"{exc}; {'no new link is made' if number == 1 else 'it is left out'} until it "
+                            "is fixed (links signed with the other secrets still work)")
+            continue
+        usable.append(secret)
+    return tuple(usable), signing and bool(usable)
 
 
 def _locale(env, problems):
@@ -139,8 +146,10 @@ def _locale(env, problems):
 
 
 def _storage(env, problems):
+    from limitstorage import is_redis
+
     value = env.get("RATE_LIMIT_STORAGE_URI", "").strip() or "memory://"
-    if value.split(":", 1)[0] not in ("memory", "redis", "rediss", "redis+unix"):
+    if not (value.startswith("memory://") or is_redis(value)):
         problems.append("RATE_LIMIT_STORAGE_URI must be memory:// or redis://...")
         return "memory://"
     return value
@@ -167,6 +176,22 @@ def _console_secret(env, name, shortest, problems):
     return value
 
 
+ANSWER_WITHIN = 25.0  # seconds: a webhook's answer, however long its turn and its call, before Zapier's 30
+
+
+def _rate_wait(env, problems):
+    """RATE_WAIT_SECONDS (0 to 20), and never so long that the wait and one upstream call together pass
+    ANSWER_WITHIN: a sender that gives up at 30 s would send again."""
+    wait = _number(env, "RATE_WAIT_SECONDS", 10.0, float, problems, 0, 20)
+    timeout = _number(env, "UPSTREAM_TIMEOUT", 10.0, float, [], 0.1, 25)
+    if wait + timeout > ANSWER_WITHIN:
+        problems.append(f"RATE_WAIT_SECONDS ({wait:g}) and UPSTREAM_TIMEOUT ({timeout:g}) together must stay "
+                        f"within {ANSWER_WITHIN:g} s (a sender gives up at 30); waiting "
+                        f"{max(0.0, ANSWER_WITHIN - timeout):g} s")
+        wait = max(0.0, ANSWER_WITHIN - timeout)
+    return wait
+
+
 def _delivery(env, problems, instance_path):
     """The ledger, retries, outages and vendors."""
     return dict(
@@ -180,7 +205,7 @@ def _delivery(env, problems, instance_path):
         breaker_failures=_number(env, "BREAKER_FAILURES", 5, int, problems, 1, 1000),
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
-        rate_wait_seconds=_number(env, "RATE_WAIT_SECONDS", 10.0, float, problems, 0, 20),
+        rate_wait_seconds=_rate_wait(env, problems),
         sandbox=env.get("SANDBOX", "").strip().lower() in ("1", "true", "yes", "on"),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
@@ -197,6 +222,7 @@ def _webhooks(env, problems):
         typeform_secret=env.get("TYPEFORM_SECRET", "").strip(),
         tally_secret=env.get("TALLY_SECRET", "").strip(),
         max_content_length=_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, int, problems, 1024),
+        # A sender posts its body in milliseconds; Zapier gives a whole step 30 s.
         body_timeout_seconds=_number(env, "BODY_TIMEOUT_SECONDS", 10.0, float, problems, 0.5, 25),
         success_url=_url(env, "UNSUBSCRIBE_SUCCESS_URL", problems),
         failure_url=_url(env, "UNSUBSCRIBE_FAILURE_URL", problems),
@@ -206,8 +232,9 @@ def _webhooks(env, problems):
 
 def _public(env, problems):
     """Signed links, public form keys, bot checks, rate limits and the pages' language."""
+    link_secrets, link_signing = _link_secrets(env, problems)
     return dict(
-        link_secrets=_link_secrets(env, problems),
+        link_secrets=link_secrets, link_signing=link_signing,
         public_url=_url(env, "PUBLIC_URL", problems),
         default_locale=_locale(env, problems),
         form_keys=_split(env.get("FORM_KEYS", "")),

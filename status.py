@@ -23,9 +23,6 @@ DONE = "done"  # the vendor confirmed one of SUCCESSES
 # FAILED (above) is also the state of a row that will not be retried by itself.
 STATES = (PENDING, DONE, FAILED)
 
-# Who made an attempt.
-SENDERS = ("web", "worker", "replay", "cli")
-
 
 def overall(statuses):
     """The most serious of several outcomes (unsubscribed when there are none)."""

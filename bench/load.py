@@ -26,10 +26,11 @@ def drive(port, path, requests, connections, max_seconds):
     prefix = uuid.uuid4().hex[:10]
     if not shutil.which("wrk"):
         return run("127.0.0.1", port, path, connections, max_seconds, prefix, requests)
-    per_thread = math.ceil(requests / WRK_THREADS)
+    threads = min(WRK_THREADS, connections)  # wrk wants at least one connection per thread
+    per_thread = math.ceil(requests / threads)
     with tempfile.TemporaryDirectory(prefix="unsub-wrk-") as tmp:
         done = os.path.join(tmp, "done")
-        command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s",
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(int(max_seconds), 1)}s",
                    "--timeout", "10s", "--latency", "-s", "bench/unsub.lua", f"http://127.0.0.1:{port}{path}"]
         wrk = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "BENCH_PREFIX": prefix, "BENCH_PER_THREAD": str(per_thread),

@@ -68,34 +68,41 @@ class Procs:
         self.stop(*self.children)
 
 
-def wait_http(port, timeout=60):
-    """Until the port answers HTTP (any status): gunicorn's master listens before its workers can answer."""
+def wait_http(port, timeout=60, tls=None):
+    """Until the port answers HTTP (any status): gunicorn's master listens before its workers can answer.
+    `tls`: an ssl client context, for an HTTPS server."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as raw, \
+                    (tls.wrap_socket(raw, server_hostname="127.0.0.1") if tls else raw) as sock:
                 sock.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
                 if sock.recv(12).startswith(b"HTTP/"):
                     return
-        except OSError:
+        except OSError:  # ssl.SSLError is one
             pass
         time.sleep(0.05)
     raise RuntimeError(f"nothing answering HTTP on {port}")
 
 
-def upstream(procs, latency, counting=False):
-    """Start bench/upstream.py; with counting, it tallies the addresses it was sent (GET /stats)."""
+def upstream(procs, latency, counting=False, certs=None):
+    """Start bench/upstream.py; with counting, it tallies the addresses it was sent (GET /stats);
+    with `certs` (bench/tls.py), it serves HTTPS."""
     port = free_port()
     args = [sys.executable, "bench/upstream.py", str(port), str(latency), SECRET]
     args += ["count"] if counting else []
+    args += ["--tls", certs.cert, certs.key] if certs else []
     procs.start(args, {}, f"up-{latency}-{port}")
-    wait_http(port)
+    wait_http(port, tls=certs.client_context() if certs else None)
     return port
 
 
-def service_env(up_port, db_url, port, split=(2, 16)):
+def service_env(up_port, db_url, port, split=(2, 16), certs=None):
+    """The environment of a contender; with `certs`, the upstream is HTTPS and the throwaway CA trusted."""
+    scheme = "https" if certs else "http"
     return {"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
-            "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/", "WEBHOOK_TOKENS": TOKEN,
+            "JUSTCLICK_API_URL": f"{scheme}://127.0.0.1:{up_port}/{{login}}/api/", "WEBHOOK_TOKENS": TOKEN,
+            **(certs.client_env() if certs else {}),
             "DATABASE_URL": db_url, "PORT": str(port), "WEB_CONCURRENCY": str(split[0]),
             "GUNICORN_THREADS": str(split[1]), "GUNICORN_CMD_ARGS": NO_RECYCLING,
             # The benchmark measures the service, not its guards against vendors and callers: no delivery
@@ -103,17 +110,18 @@ def service_env(up_port, db_url, port, split=(2, 16)):
             "JUSTCLICK_MAX_RATE": "0", "MAILKIT_MAX_RATE": "0", "HOOK_RATE_LIMIT": "100000000 per minute"}
 
 
-def start_contenders(procs, names, up_port, db_url, split=(2, 16)):
+def start_contenders(procs, names, up_port, db_url, split=(2, 16), certs=None, wait=True):
     """{name: (process, port, path)}: the service as the Procfile runs it, bench apps under
-    gunicorn.conf.py; started together, then waited for."""
+    gunicorn.conf.py; started together, then waited for (unless not `wait`: the caller waits)."""
     running = {}
     for name in names:
         target, path = CONTENDERS[name]
         port = free_port()
-        env = service_env(up_port, db_url, port, split)
+        env = service_env(up_port, db_url, port, split, certs)
         cmd = web_line() if target == "procfile" else f"gunicorn {target} -c gunicorn.conf.py"
-        running[name] = procs.start(["bash", "-c", f"exec {cmd}"], env, name.replace(" ", "-")), port, path
-    for _, port, _ in running.values():
+        log = f"{name.replace(' ', '-')}-{port}"
+        running[name] = procs.start(["bash", "-c", f"exec {cmd}"], env, log), port, path
+    for _, port, _ in running.values() if wait else ():
         wait_http(port)
     return running
 

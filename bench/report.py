@@ -65,12 +65,46 @@ def header(settings):
             "worker recycling off). " % settings.get("split", (2, 16)) +
             "Figures: median (min-max) over the rounds; ratios are taken "
             "round by round. CPU: user+system time of the gunicorn master and all its workers (/proc), "
-            "divided by the requests answered without error.", ""]
+            "plus, for unsub-relay on PostgreSQL, that of the PostgreSQL backends serving its database, "
+            "divided by the requests answered without error. Other work on the machine makes the figures "
+            "noisy: the contenders alternate within each round so it falls on all of them alike.", ""]
+
+
+SCHEME_TITLES = {"plain": "plain HTTP", "https": "HTTPS (a throwaway CA, trusted through REQUESTS_CA_BUNDLE)"}
+
+
+def matrix_table(fast):
+    """One table: webhooks/s and CPU per webhook for every contender that calls the upstream, per scheme."""
+    lines = ["| contender | upstream | webhooks/s | CPU µs/webhook | of which PostgreSQL | CPU vs pooled "
+             "| PostgreSQL backends busy per round | opened over all rounds |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for scheme, runs in fast.items():
+        for name, rounds in runs.items():
+            if name == "bare Flask":
+                continue
+            postgres = "PostgreSQL" in name
+            lines.append(
+                f"| {name} | {scheme} | {figure(r['rps'] for r in rounds)} "
+                f"| {figure(r['cpu_us'] for r in rounds)} "
+                f"| {figure(r['pg_cpu_us'] for r in rounds) if postgres else '-'} "
+                f"| {ratio(runs, name, 'pooled forwarder', 'cpu_us')} "
+                f"| {figure(r['backends_busy'] for r in rounds) if postgres else '-'} "
+                f"| {sum(r['backends_started'] for r in rounds) if postgres else '-'} |")
+    return lines
 
 
 def main_sections(fast, memory, slow, backlog):
-    """The default run: fast upstream, 100 ms upstream, one worker's backlog, peak memory."""
-    return ["## Fast upstream", "", *contest_table(fast), "",
+    """The default run: fast upstream (per scheme), 100 ms upstream, one worker's backlog, peak memory."""
+    lines = ["## Fast upstream: SQLite and PostgreSQL, plain and HTTPS", "",
+             "unsub-relay's CPU on PostgreSQL includes the PostgreSQL backends' (their own column); the "
+             "forwarders keep no ledger. \"CPU vs pooled\" pairs each round with the pooled forwarder's on "
+             "the same upstream. Backends busy: the PostgreSQL connections that did work in a round (the "
+             "service's write connection and its read pool under gevent); opened: new ones over all rounds "
+             "(pool churn).", "",
+             *matrix_table(fast), ""]
+    for scheme, runs in fast.items():
+        lines += [f"## Fast upstream, {SCHEME_TITLES[scheme]}", "", *contest_table(runs), ""]
+    return lines + [
             "## Upstream at 100 ms", "",
             "| contender | req/s | CPU µs/request | p50 ms | p99 ms | errors |",
             "|---|---:|---:|---:|---:|---:|",
@@ -83,12 +117,13 @@ def main_sections(fast, memory, slow, backlog):
             f"{backlog['drain_rate']:.0f} |",
             "", "## Peak memory (RSS)", "",
             "| process | MB |", "|---|---:|",
-            f"| web worker (largest of the gunicorn workers, after the fast run) | {memory:.0f} |",
+            f"| web worker (largest of unsub-relay's gunicorn workers, after the fast run) | {memory:.0f} |",
             f"| `flask worker` (after the backlog) | {backlog['rss_mb']:.0f} |", ""]
 
 
 def splits_section(by_split, settings):
-    """The fast contest again under each workers x threads split, all contenders on the same one."""
+    """The fast contest again under each workers x threads split, all contenders on the same one
+    (plain upstream, SQLite): {split: {contender: [round results]}}."""
     lines = ["## Worker/thread splits (fast upstream, all contenders on the same split)", "",
              f"{settings['split_rounds']} rounds of {settings['split_requests']} requests per contender; "
              "2 workers x 16 threads is the table above.", ""]

@@ -23,7 +23,7 @@ import pstats
 import tempfile
 import time
 
-from bench.procs import LOGIN, SECRET, TOKEN, upstream
+from bench.procs import LOGIN, ROOT, SECRET, TOKEN, upstream
 
 # stage -> production functions, "module:qualified name". Order: as a webhook meets them.
 STAGES = {
@@ -94,7 +94,7 @@ class _Discard:
         pass
 
 
-def _app(up_port, tmp):
+def _app(up_port, database_url):
     # Log lines are formatted and handled as in production, then dropped: a handler set before the
     # app's init_logging is kept by it (under pytest, its capture handler plays that part).
     if not logging.getLogger().handlers:
@@ -103,7 +103,7 @@ def _app(up_port, tmp):
     from app import create_app
     return create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
                        "JUSTCLICK_API_URL": f"http://127.0.0.1:{up_port}/{{login}}/api/",
-                       "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": f"sqlite:///{tmp}/profile.sqlite3",
+                       "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": database_url,
                        "JUSTCLICK_MAX_RATE": "0", "HOOK_RATE_LIMIT": "1000000 per minute"})
 
 
@@ -145,14 +145,20 @@ def measure(app, count):
     return spent[0] / count, stats, failures
 
 
-def section(procs, count):
-    """Markdown lines: time per stage per webhook, the top functions, and a warning for stale names."""
+def profiled(procs, count, database_url=None):
+    """(unprofiled CPU seconds per webhook, pstats, failures) of `count` webhooks in-process, on
+    `database_url` (default: a SQLite file of its own)."""
     with tempfile.TemporaryDirectory(prefix="unsub-profile-") as tmp:
-        app = _app(upstream(procs, 0.0), tmp)
+        app = _app(upstream(procs, 0.0), database_url or f"sqlite:///{tmp}/profile.sqlite3")
         try:
-            plain, stats, failures = measure(app, count)
+            return measure(app, count)
         finally:
             app.extensions["delivery"].store.close()
+
+
+def section(procs, count):
+    """Markdown lines: time per stage per webhook, the top functions, and a warning for stale names."""
+    plain, stats, failures = profiled(procs, count)
     raw = stats.stats
     seconds, missing = attribute(raw, STAGES)
     frame, _ = attribute(raw, {"request": [REQUEST], "view": [VIEW]})
@@ -198,3 +204,67 @@ def render(count, cpu_us, table, missing, failures, top):
         lines += ["", "WARNING: mapped in bench/stages.py STAGES but never ran (update the map): "
                   + ", ".join(missing)]
     return lines + [""]
+
+
+# --- by library: SQLite against PostgreSQL ---------------------------------------------------------
+
+UPSTREAM_WAIT, DATABASE_WAIT = "(not CPU) waiting for the upstream", "(not CPU) waiting for PostgreSQL"
+# (test on the file path, library); the first that matches names a function's library.
+HTTP_CLIENT = "HTTP client (urllib3, http.client, ssl)"
+LIBRARIES = (("/psycopg", "psycopg (driver)"), ("/sqlalchemy/", "SQLAlchemy"),
+             ("/flask/", "Flask and Werkzeug"), ("/werkzeug/", "Flask and Werkzeug"),
+             ("/urllib3/", HTTP_CLIENT), ("/http/client.py", HTTP_CLIENT), ("/ssl.py", HTTP_CLIENT),
+             ("/site-packages/", "other libraries"))
+
+
+def library(key, root=ROOT):
+    """The library a pstats key (file, line, name) belongs to, or one of the two waits."""
+    path, _, name = key
+    if key == SOCKET_READ:
+        return UPSTREAM_WAIT
+    # psycopg waits for the server inside Connection.wait (its C wait shows as that function's own time).
+    if path.endswith(("psycopg/connection.py", "psycopg/waiting.py")) and name.startswith("wait"):
+        return DATABASE_WAIT
+    if path == "~":
+        return "psycopg (driver)" if "psycopg" in name else "C built-ins (any caller)"
+    found = next((found for part, found in LIBRARIES if part in path), None)
+    if found:
+        return found
+    return "unsub-relay" if path.startswith(root) else "Python standard library"
+
+
+def by_library(stats):
+    """{library: own seconds} over a profile."""
+    totals = {}
+    for key, (_, _, own, _, _) in stats.stats.items():
+        totals[library(key)] = totals.get(library(key), 0.0) + own
+    return totals
+
+
+def library_section(procs, count, databases):
+    """Markdown lines: per webhook, each library's share of the CPU, on each database of `databases`
+    ({title: database URL or None for SQLite}); the waits apart."""
+    profiles = {title: profiled(procs, count, url) for title, url in databases.items()}
+    columns = {title: (cpu, by_library(stats), failed) for title, (cpu, stats, failed) in profiles.items()}
+    names = sorted({name for _, totals, _ in columns.values() for name in totals},
+                   key=lambda name: (name.startswith("(not CPU)"), name))
+    lines = [f"## CPU by library ({count} webhooks in-process, cProfile): " + " against ".join(databases), "",
+             "Each library's own time (functions in its files) as a share of the profiled request without "
+             "the waits, times the unprofiled CPU per webhook (thread time, in the WSGI app, as in the table "
+             "above; no gevent here). PostgreSQL's own CPU is not in these figures: see the fast "
+             "contest.", "",
+             "| library | " + " | ".join(f"{title} µs (share)" for title in databases) + " |",
+             "|---|" + "---:|" * len(databases)]
+    for name in names:
+        cells = []
+        for cpu, totals, _ in columns.values():
+            waits = sum(seconds for lib, seconds in totals.items() if lib.startswith("(not CPU)"))
+            busy = sum(totals.values()) - waits
+            own = totals.get(name, 0.0)
+            cells.append(f"{own * 1e6 / count:.0f} profiled" if name.startswith("(not CPU)") else
+                         f"{own / busy * cpu * 1e6:.0f} ({own / busy:.0%})" if busy > 0 else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| CPU per webhook (unprofiled) | "
+                 + " | ".join(f"{cpu * 1e6:.0f}" for cpu, _, _ in columns.values()) + " |")
+    failures = sum(failed for _, _, failed in columns.values())
+    return lines + ["", f"Failures: {failures}.", ""]

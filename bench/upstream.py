@@ -1,16 +1,18 @@
 """A fast fake JustClick upstream on asyncio: signed answers, optional fixed latency, keep-alive.
 
-    python bench/upstream.py PORT LATENCY SECRET [count]
+    python bench/upstream.py PORT LATENCY SECRET [count] [--tls CERT KEY]
 
 With `count`, it tallies the addresses (lead_email) it is sent, and `GET /stats` answers
 {"received", "distinct", "twice"}: what the scale-out run checks nothing was sent twice.
+With `--tls`, it serves HTTPS with that certificate and key (bench/tls.py makes a throwaway pair).
 """
 
+import argparse
 import asyncio
 import collections
 import hashlib
 import json
-import sys
+import ssl
 from urllib.parse import parse_qs
 
 
@@ -55,21 +57,36 @@ async def handle(reader, writer, reply, latency, tally):
                 await asyncio.sleep(latency)
             writer.write(reply)
             await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
         pass
     finally:
         writer.close()
 
 
-async def main(port, latency, secret, counting):
+async def main(port, latency, secret, counting, tls=None):
     reply = answer(secret)
     tally = collections.Counter() if counting else None
+    context = None
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
     server = await asyncio.start_server(lambda r, w: handle(r, w, reply, latency, tally), "127.0.0.1", port,
-                                        backlog=1024)
+                                        backlog=1024, ssl=context)
     print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
 
 
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="A fast fake JustClick upstream.")
+    parser.add_argument("port", type=int)
+    parser.add_argument("latency", type=float)
+    parser.add_argument("secret")
+    parser.add_argument("count", nargs="?", choices=["count"], help="tally the addresses sent")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4:] == ["count"]))
+    args = parse_args()
+    asyncio.run(main(args.port, args.latency, args.secret, args.count == "count", args.tls))

@@ -1,7 +1,6 @@
 """Operator commands: `flask db upgrade`, `flask worker`, `flask deliveries list|show|replay|purge|import|export`."""
 
 import json
-import re
 import signal
 import sys
 from contextlib import contextmanager
@@ -11,15 +10,15 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 import metrics
-from delivery import DESTINATIONS
+from commands.unsubscribe import Destination
 from delivery.export import FORMATS, export_lines
 from delivery.imports import Importer, Unreadable, check_utf8, open_text
+from schemas.fields import parse_duration
+from schemas.inbound import canonical
 from status import STATES
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 deliveries_cli = AppGroup("deliveries", help="Inspect, replay and purge the delivery ledger.")
-DURATION = re.compile(r"^(\d+)([dhm]?)$")
-UNITS = {"d": 86400, "h": 3600, "m": 60, "": 86400}
 
 
 def _ops():
@@ -101,11 +100,11 @@ def replay_command(delivery_id, all_failed):
 
 
 def parse_age(text):
-    """'90d', '12h', '30m' or a bare number of days, in seconds."""
-    match = DURATION.match(text.strip().lower())
-    if not match:
-        raise click.BadParameter("use a number of days, or e.g. 90d, 12h, 30m")
-    return int(match.group(1)) * UNITS[match.group(2)]
+    """'90d', '12h', '30m' or a bare number of days, in seconds; a usage error otherwise."""
+    try:
+        return parse_duration(text, zero=True)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @deliveries_cli.command("purge")
@@ -124,7 +123,7 @@ def init_app(app):
 
 @deliveries_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "to", type=click.Choice(["all", *DESTINATIONS]), default="all", show_default=True)
+@click.option("--to", "to", type=Destination(), default="all", show_default=True)
 @click.option("--group", help="JustClick group for lines that name none (default JUSTCLICK_GROUP).")
 @click.option("--campaign", help="Mailkit ID_send_message for lines that name none.")
 @click.option("--no-optout", "send_optout", flag_value=False, default=None,
@@ -139,8 +138,9 @@ def import_command(path, to, group, campaign, send_optout, window, dry_run):
         check_utf8(path)
     except Unreadable as exc:  # exit 1 with the reason, no traceback
         raise click.ClickException(f"{path}: {exc}") from None
-    importer = Importer(current_app.extensions["delivery"], to, {"group": group, "ID_send_message": campaign,
-                        "send_optout": send_optout}, parse_age(window), dry_run)
+    defaults = {"group": group, "campaign": campaign, "send_optout": send_optout}
+    importer = Importer(current_app.extensions["delivery"], to,
+                        canonical({k: v for k, v in defaults.items() if v is not None}), parse_age(window), dry_run)
     with open_text(path) as stream, progress_bar(path) as advance:
         summary = importer.run(stream, advance)
     for bad in summary.errors:

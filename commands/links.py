@@ -7,23 +7,24 @@ from flask import current_app
 from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
-from commands.unsubscribe import EXIT_OK, EXIT_USAGE, emit, target_fields
-from links.make import make_link, parse_duration
+from commands.unsubscribe import EXIT_OK, EXIT_USAGE, Destination, emit, target_fields
+from links.make import make_link
 from links.tokens import LinkSigner
-from schemas.request import REQUEST_SCHEMA
+from schemas.fields import parse_duration
+from schemas.request import request_schema
 
 links_cli = click.Group("links", help="Signed per-recipient unsubscribe links.")
 
 
 def link_for(settings, target, to, group, campaign, expires):
     """(exit code, JSON): the link, or what is missing or wrong (nothing is written anywhere)."""
-    if not settings.link_secrets or not settings.public_url:
+    if not (settings.link_secrets and settings.link_signing) or not settings.public_url:
         # A LINK_SECRETS that was set but refused (too short...) says why, not merely "set it".
         refused = [p for p in settings.problems if p.startswith(("LINK_SECRETS", "PUBLIC_URL"))]
         return EXIT_USAGE, {"status": "invalid",
                             "errors": {"settings": refused or ["set LINK_SECRETS and PUBLIC_URL"]}}
     try:
-        request = REQUEST_SCHEMA.load(target_fields(target))
+        request = request_schema().load(target_fields(target))  # the address, read as a webhook's
         seconds = parse_duration(expires) if expires else None
         made = make_link(LinkSigner(settings.link_secrets), settings.public_url, request.target, to, group,
                          campaign, seconds)
@@ -37,7 +38,7 @@ def link_for(settings, target, to, group, campaign, expires):
 @links_cli.command("make")
 @with_appcontext
 @click.argument("target")
-@click.option("--to", "to", type=click.Choice(["all", "justclick", "mailkit"]), default="all", show_default=True)
+@click.option("--to", "to", type=Destination(), default="all", show_default=True)
 @click.option("--group", help="JustClick group (rass_name).")
 @click.option("--campaign", help="Mailkit ID_send_message.")
 @click.option("--expires", help="e.g. 365d, 12h, 30m; none by default (old mails keep working).")

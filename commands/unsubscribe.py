@@ -7,13 +7,29 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from delivery import DESTINATIONS
 from delivery.operations import check_report
+from delivery.planning import destinations
 from errors import Invalid, NotConfigured
+from schemas.inbound import canonical
 from status import is_success
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REPORTED = ("destination", "status", "code", "message")
+
+
+class Destination(click.Choice):
+    """`--to`: all, or the name of a vendor registered when the command runs (not when it was imported)."""
+
+    def __init__(self):
+        super().__init__(destinations())
+
+    @property
+    def choices(self):
+        return destinations()
+
+    @choices.setter
+    def choices(self, _):
+        pass  # click sets it in __init__; the registry is the one list
 
 
 def emit(obj):
@@ -28,9 +44,10 @@ def target_fields(target):
 
 
 def unsubscribe_result(service, target, to, options, force=False):
-    """Run one CLI unsubscribe through the delivery service: (exit code, JSON-able result)."""
-    fields = {**target_fields(target), **{k: v for k, v in options.items() if v is not None}}
+    """Run one CLI unsubscribe through the delivery service: (exit code, JSON-able result). `options` are
+    named as a sender names them (group, campaign, ...)."""
     try:
+        fields = canonical({**target_fields(target), **{k: v for k, v in options.items() if v is not None}})
         plan = service.plan([(0, fields)], to=to)
     except Invalid as exc:
         return EXIT_USAGE, {"status": "invalid", "errors": exc.errors}
@@ -47,7 +64,7 @@ def unsubscribe_result(service, target, to, options, force=False):
 @click.command("unsubscribe")
 @with_appcontext
 @click.argument("target")
-@click.option("--to", "to", type=click.Choice(["all", *DESTINATIONS]), default="all", show_default=True)
+@click.option("--to", "to", type=Destination(), default="all", show_default=True)
 @click.option("--group", help="JustClick group (rass_name); defaults to JUSTCLICK_GROUP.")
 @click.option("--campaign", help="Mailkit ID_send_message (campaign delivery ID).")
 @click.option("--no-optout", "send_optout", flag_value=False, default=None,
@@ -56,8 +73,7 @@ def unsubscribe_result(service, target, to, options, force=False):
 @click.option("--force", is_flag=True, help="Send even if the same unsubscribe is in the dedup window.")
 def unsubscribe_command(target, to, group, campaign, send_optout, timeout_days, force):
     """Unsubscribe TARGET (an email address or phone number) now, and print the result as JSON."""
-    options = {"group": group, "ID_send_message": campaign, "send_optout": send_optout,
-               "timeout_days": timeout_days}
+    options = {"group": group, "campaign": campaign, "send_optout": send_optout, "timeout_days": timeout_days}
     code, result = unsubscribe_result(current_app.extensions["delivery"], target, to, options, force)
     emit(result)
     sys.exit(code)

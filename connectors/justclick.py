@@ -11,7 +11,8 @@ from connectors.base import Connector, Result
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                RateLimitError, UpstreamError, VerificationError)
 from connectors.php import http_build_query
-from connectors.vendor import LedgerFields, Var, Vendor, check_url
+from connectors.vendor import LedgerFields, Option, Var, Vendor, check_url
+from schemas.fields import Text
 from status import NOT_SUBSCRIBED, UNSUBSCRIBED
 
 DEFAULT_URL = "https://{login}.justclick.ru/api/"
@@ -146,16 +147,22 @@ class JustClickVendor(Vendor):
     """JustClick as the registry sees it."""
 
     name = "justclick"
+    title = "JustClick"
     config_class = JustClickConfig
+    targets = ("email",)  # DeleteSubscribe finds contacts by lead_email only
+    # The group (rass_name) a person leaves; a public form may name it (the README's forms do).
+    options = (Option("group", Text(load_default=None, validate=validate.Length(min=1, max=255)),
+                      aliases=("rass_name", "list", "list_name", "group_name"), public=True),)
+    aliases = {"email": ("lead_email",), "phone": ("lead_phone",)}
     # JustClick publishes no number; its code 8 says our address's limit is spent. 10/s (36,000 an hour) is
     # far above any list's opt-outs and drains a 100,000-line import in under three hours.
     default_rate = 10.0
     schema = JustClickUnsubscribeSchema()  # built once: a schema instance copies its fields
     variables = (
-        Var("JUSTCLICK_LOGIN", "login", required=True, doc="the third-level domain: LOGIN.justclick.ru"),
-        Var("JUSTCLICK_SECRET", "secret", required=True, secret=True, doc="the account's API key"),
-        Var("JUSTCLICK_GROUP", "group", doc="group (rass_name) used when a request names none"),
-        Var("JUSTCLICK_API_URL", "api_url", doc="API base; {login} is replaced by JUSTCLICK_LOGIN"),
+        Var("JUSTCLICK_LOGIN", "login", required=True),
+        Var("JUSTCLICK_SECRET", "secret", required=True, secret=True),
+        Var("JUSTCLICK_GROUP", "group"),
+        Var("JUSTCLICK_API_URL", "api_url"),
     )
 
     def checked(self, values, problems):
@@ -165,7 +172,8 @@ class JustClickVendor(Vendor):
         return JustClick(config.login, config.secret, config.url, timeout)
 
     def payload(self, request, config):
-        return self.schema.load({"email": request.email, "group": request.group or config.group or None})
+        group = request.options.get("group") or config.group or None
+        return self.schema.load({"email": request.email, "group": group})
 
     def ledger_fields(self, payload):
         return LedgerFields(target=payload["lead_email"], group=payload["rass_name"], options={})

@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from connectors.base import Connector, Result
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                UpstreamError, VerificationError)
-from connectors.vendor import LedgerFields, Var, Vendor, check_url
-from schemas.fields import Digits, Flag
-from schemas.request import TIMEOUT_DAYS
+from connectors.vendor import LedgerFields, Option, Var, Vendor, check_url
+from schemas.fields import Digits, Flag, WholeNumber
 from status import ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED
 
 URLS = {"json": "https://api.mailkit.eu/json.fcgi", "xmlrpc": "https://api.mailkit.eu/rpc.fcgi"}
 FUNCTION = "mailkit.email.unsubscribe"
+TIMEOUT_DAYS = validate.Range(min=14, max=90, error="Temporary unsubscribe lasts 14 to 90 days.")
 IP_HINT = ("Mailkit only answers whitelisted IP addresses: add this server's outbound IP in "
            "Mailkit, and on a PaaS route through a static outbound proxy (set HTTPS_PROXY)")
 
@@ -222,15 +222,25 @@ class MailkitVendor(Vendor):
     """Mailkit as the registry sees it."""
 
     name = "mailkit"
+    title = "Mailkit"
     config_class = MailkitConfig
+    # A public form key carries none of these: ID_email names a contact by number (ten numbers, ten contacts),
+    # send_optout hides the confirmation mail from the address's owner.
+    options = (
+        Option("ID_email", Digits(load_default=None), aliases=("id_email", "email_id"), identifies=True),
+        Option("ID_send_message", Digits(load_default=None),
+               aliases=("id_send_message", "campaign_id", "campaign", "send_message_id")),
+        Option("send_optout", Flag(load_default=True), aliases=("send_opt_out", "optout_email")),
+        Option("timeout_days", WholeNumber(load_default=None, validate=TIMEOUT_DAYS)),
+    )
     # Mailkit publishes no rate limit; every unsubscribe may send a confirmation mail, so keep it gentle.
     default_rate = 10.0
     schema = MailkitUnsubscribeSchema()
     variables = (
-        Var("MAILKIT_CLIENT_ID", "client_id", required=True, doc="numeric client ID (Profile / Integration)"),
-        Var("MAILKIT_CLIENT_MD5", "client_md5", required=True, secret=True, doc="the MD5 code shown beside it"),
-        Var("MAILKIT_TRANSPORT", "transport", doc="json or xmlrpc"),
-        Var("MAILKIT_API_URL", "api_url", doc="overrides the endpoint"),
+        Var("MAILKIT_CLIENT_ID", "client_id", required=True),
+        Var("MAILKIT_CLIENT_MD5", "client_md5", required=True, secret=True),
+        Var("MAILKIT_TRANSPORT", "transport"),
+        Var("MAILKIT_API_URL", "api_url"),
     )
 
     def checked(self, values, problems):
@@ -250,13 +260,24 @@ class MailkitVendor(Vendor):
         return Mailkit(config.client_id, config.client_md5, config.url, timeout, transport=config.transport)
 
     def payload(self, request, config):
-        fields_ = {k: v for k, v in request.as_dict().items() if k not in ("group", "redirect", "dry_run")}
-        return self.schema.load(fields_)
+        options = request.options
+        return self.schema.load({"email": request.email, "phone": request.phone,
+                                 "id_email": options.get("ID_email"),
+                                 "campaign": options.get("ID_send_message"),
+                                 "send_optout": options.get("send_optout", True),
+                                 "timeout_days": options.get("timeout_days")})
 
     def ledger_fields(self, payload):
         options = {"send_optout": payload["send_optout"], "timeout_days": payload["timeout_days"]}
         return LedgerFields(target=payload["email"] or payload["ID_email"], campaign=payload["ID_send_message"],
                             options=options)
+
+    def answered_by(self, payload):
+        """A temporary opt-out is answered by a permanent one asked just before: sending it after would make
+        the permanent one expire (timeout_days: how long the recipient stays unsubscribed)."""
+        if payload["timeout_days"]:
+            return payload, {**payload, "timeout_days": None}
+        return (payload,)
 
     def report(self, config):
         return {"transport": config.transport, "api_url": config.url}

@@ -1,8 +1,10 @@
-"""What a vendor says about itself, so that settings, planning, the check report and the CLI loop over vendors.
+"""What a vendor says about itself, so that settings, intake, planning, links, the check report and the CLI
+loop over vendors instead of naming them.
 
 After Apprise's service classes: each vendor module declares its name, the environment variables it reads
-(and which are secret), how its configuration is read and its connector built, the payload schema, which
-ledger fields a payload fills, what `flask check` reports and how a dry run previews a call.
+(and which are secret), the request fields it reads beyond the address (with the names senders use for
+them), which kinds of address it takes, how its configuration is read and its connector built, its payload,
+which ledger fields a payload fills, what `flask check` reports and how it probes its credentials.
 """
 
 from dataclasses import dataclass
@@ -17,7 +19,19 @@ class Var:
     attr: str  # the config field it fills
     required: bool = False
     secret: bool = False
-    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A request field a vendor reads besides the address: its key in requests and answers' errors, the
+    marshmallow field that validates it, the other names senders give it, and whether a public form key may
+    carry it. Two vendors reading the same key declare the same Option."""
+
+    key: str
+    field: object
+    aliases: tuple = ()
+    public: bool = False
+    identifies: bool = False  # names the person by itself (a vendor's contact ID), instead of an address
 
 
 @dataclass(frozen=True)
@@ -34,7 +48,11 @@ class Vendor:
     """Base description; subclasses fill the class attributes and the few methods below."""
 
     name = ""
+    title = ""  # as people write it, in messages
     variables: tuple = ()
+    targets = ("email", "phone")  # the kinds of address it unsubscribes
+    options: tuple = ()  # Option, the request fields it reads besides the address
+    aliases: dict = {}  # address field ("email", "phone") -> this vendor's wire names senders also use
     config_class = None
     default_rate = 10.0  # deliveries per second across all processes; see the vendor's own reason
 
@@ -72,6 +90,11 @@ class Vendor:
 
     def ledger_fields(self, payload):  # pragma: no cover - every vendor overrides it
         raise NotImplementedError
+
+    def answered_by(self, payload):
+        """The payloads whose delivery also answers this one (dedup within the window): itself, and where a
+        vendor has a weaker form of the same opt-out (a temporary one), the stronger form too."""
+        return (payload,)
 
     def report(self, config):
         """What `flask check` shows besides configured/missing: URLs and defaults, never a secret."""

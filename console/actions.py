@@ -20,14 +20,15 @@ def replay(delivery_id):
     row = reports.delivery(delivery_id) if DELIVERY_ID.fullmatch(delivery_id) else None
     if row is None:
         abort(404, "No delivery has that id.")
-    count = current_app.extensions["operations"].replay([row["id"]])
+    count = current_app.extensions["operations"].replay([row["id"]], seen=request.form.get("attempts", type=int))
     after = reports.delivery(row["id"])
     result = (f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, "
               f"code {after['last_code'] or '-'})")
     reports.record("replay", row["id"], result)
     log.info("console replay id=%s sent=%d result=%s", row["id"], count, after["status"])
     flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}." if count else
-          "Not replayed: it is being sent right now, or its destination is not configured.")
+          "Not replayed: it was sent meanwhile (see its attempts), is being sent right now, or its "
+          "destination is not configured.")
     return redirect(url_for("console.delivery", delivery_id=row["id"]), 303)
 
 

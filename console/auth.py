@@ -8,9 +8,9 @@ import secrets
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 
-from console import formats
 from console.web import bp, client_digest, current_session, session_digest
 from edge.clients import client_key
+from edge.formats import age
 
 log = logging.getLogger("unsub_relay.console")
 def _next_page():
@@ -36,7 +36,7 @@ def login():
     if wait:
         log.warning("console login refused: client %s locked for %.0f s after repeated failures",
                     client[:8], wait)
-        return _refuse(429, f"Too many wrong passwords from your address: try again in {formats.age(wait)}.",
+        return _refuse(429, f"Too many wrong passwords from your address: try again in {age(wait)}.",
                        {"Retry-After": str(math.ceil(wait))})
     given = request.form.get("password", "").encode("utf-8")
     expected = current_app.config["SETTINGS"].console_password.encode("utf-8")

@@ -1,4 +1,4 @@
-"""Pure formatting for the console's pages: times, ages, the chart's and the backlog gauge's geometry."""
+"""Pure formatting for the console's pages: times, the chart's and the backlog gauge's geometry."""
 
 from datetime import datetime
 
@@ -14,16 +14,6 @@ def when(value):
     if not isinstance(value, datetime):
         raise TypeError(f"a time to show must be a datetime, not {type(value).__name__}")
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def age(seconds):
-    """A short human age: 40 s, 12 min, 3.5 h, 2.1 days."""
-    seconds = max(float(seconds or 0), 0.0)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
 
 
 def bars(series, width=CHART_WIDTH, height=CHART_HEIGHT):

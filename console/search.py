@@ -8,7 +8,7 @@ from wtforms.fields import DateField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
-from delivery import DESTINATIONS
+from delivery.planning import destinations
 from status import STATES
 
 CURSOR_SEPARATOR = "~"
@@ -32,8 +32,7 @@ class SearchForm(Form):
     match = SelectField("Match", choices=[SelectChoice("exact"), SelectChoice("prefix", "starts with")],
                         default="exact")
     status = SelectField("Status", choices=[SelectChoice("", "any"), *map(SelectChoice, STATES)], default="")
-    destination = SelectField("Destination", default="",
-                              choices=[SelectChoice("", "any"), *map(SelectChoice, DESTINATIONS)])
+    destination = SelectField("Destination", default="")  # choices: the registered vendors, in read_form
     since = DateField("From (UTC)", [Optional(), within_days])
     until = DateField("To (UTC, inclusive)", [Optional(), within_days])
 
@@ -46,7 +45,9 @@ def read_form(args, address=""):
     """A SearchForm from query arguments plus the address kept with the session."""
     data = MultiDict(args)
     data.setlist("address", [address] if address else [])
-    return SearchForm(data)
+    form = SearchForm(data)
+    form.destination.choices = [SelectChoice("", "any"), *map(SelectChoice, destinations()[1:])]
+    return form
 
 
 def filters_of(form):

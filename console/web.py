@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from console import formats
+from edge.formats import age
 from errors import RelayError, StoreUnavailable
 
 log = logging.getLogger("unsub_relay.console")
@@ -100,7 +101,7 @@ def when_filter(value):
 
 @bp.app_template_filter("age")
 def age_filter(seconds):
-    return formats.age(seconds)
+    return age(seconds)
 
 
 @bp.errorhandler(HTTPException)

@@ -13,10 +13,9 @@ import time
 from datetime import timedelta
 
 from delivery import alert_texts as texts
-from delivery import telemetry
 from delivery.notify import notifier_for
 from errors import StoreUnavailable
-from store.alerts import CONFIGURATION, FAILED_KINDS, AlertStore
+from store.alerts import CONFIGURATION, FAILED_KINDS
 from store.breaker import OPEN
 from limitstorage import is_redis, open_storage
 
@@ -48,7 +47,7 @@ class AlertChecks:
     """Every alert check of one service; run() never raises."""
 
     def __init__(self, service):
-        self.store = AlertStore(service.store.writer, service.store.now)
+        self.store = service.store.alerts
         self.settings = service.settings
         self.notifier = notifier_for(self.settings.alert_urls)
         self.destinations = list(service.connectors)
@@ -75,7 +74,6 @@ class AlertChecks:
                 log.error("alert check %s failed (%s)", check.__name__, exc.reason)
         for message in messages:
             self.notifier.send(message)
-            telemetry.alert_sent(message.key.split(":", 1)[0])
         return messages
 
     def _won(self, proposals, at=None):
@@ -160,7 +158,7 @@ class AlertChecks:
         oldest = self.store.oldest_pending()
         if oldest is None:
             return []
-        delivery_id, created_at, pending = oldest
+        created_at, pending = oldest
         threshold = self.settings.pending_alert_seconds
         step = int((self.store.now() - created_at).total_seconds() // threshold)
         if step < 1:

@@ -13,7 +13,6 @@ import json
 from datetime import datetime
 
 from status import DONE
-from store import export as store_export
 
 FORMATS = ("csv", "jsonl")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -43,7 +42,7 @@ def _record(delivery, attempts):
 def export_rows(operations, since=None, until=None, target=None):
     """Yield one record (a dict) per delivery received in [since, until) (naive UTC), oldest first."""
     store = operations.store
-    for delivery, attempts in store_export.deliveries(store.writer, store.mode, since, until, target):
+    for delivery, attempts in store.export(since, until, target):
         yield _record(delivery, attempts)
 
 

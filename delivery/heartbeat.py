@@ -10,7 +10,6 @@ import time
 
 from delivery.alerts import AlertChecks
 from errors import StoreUnavailable
-from store.alerts import AlertStore
 
 log = logging.getLogger("unsub_relay.worker")
 BEAT_SECONDS = 10.0
@@ -23,7 +22,7 @@ class Watch:
     """One worker's heartbeat and alert checks; tick() from its loop, claimed() after each claim."""
 
     def __init__(self, service, worker_id, beat_seconds=BEAT_SECONDS, check_seconds=CHECK_SECONDS):
-        self.store, self.worker_id = AlertStore(service.store.writer, service.store.now), worker_id
+        self.store, self.worker_id = service.store.alerts, worker_id
         self.checks = AlertChecks(service)
         self.beat_seconds, self.check_seconds = beat_seconds, check_seconds
         self.host, self.pid = socket.gethostname()[:255], os.getpid()

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from delivery import telemetry
+
 log = logging.getLogger("unsub_relay.alerts")
 TIMEOUTS = "cto=3&rto=5"  # Apprise's connect and read timeouts, in seconds, unless the URL sets its own
 QUEUE_SIZE = 200
-TYPES = ("info", "success", "warning", "failure")  # Apprise's notify types
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Message:
     title: str
     body: str
     type: str = "warning"
+
+    @property
+    def event(self):
+        """What happened (the key's first part: the record kind), the metric's label."""
+        return self.key.split(":", 1)[0]
 
 
 def with_timeouts(url):
@@ -97,6 +103,7 @@ class Notifier:
             log.error("alert %s not sent: %s", message.key, type(exc).__name__)
             return
         if ok:
+            telemetry.alert_sent(message.event)  # counted once a service took it, not when queued
             log.info("alert sent: %s", message.key)
         else:
             log.error("alert %s not sent: a service in ALERT_URLS refused or did not answer", message.key)

@@ -1,18 +1,22 @@
 """What operators ask of the service: configuration and readiness reports, finding, showing, replaying
 and purging deliveries. The CLI, /readyz and (later) the console call these, never the store directly."""
 
+from datetime import datetime
+
 from connectors import registry
 from delivery.alerts import SilentWatch
 from delivery.worker import Worker
 from errors import StoreUnavailable
-from store.alerts import AlertStore
 from store.ledger import new_id
-from store.models import row_dict
-from store.reports import ReportQueries
 
 REPLAY_CHUNK = 100  # deliveries leased, sent and recorded at a time by a replay
 NO_AUTH = ("no webhook authentication: set WEBHOOK_TOKENS or WEBHOOK_SECRET (or TYPEFORM_SECRET / "
            "TALLY_SECRET); every hook answers 401 until then")
+
+
+def json_view(row):
+    """A ledger row (typed) as JSON-able values, datetimes as ISO 8601 UTC: /readyz and the CLI's output."""
+    return {key: (value.isoformat() + "Z" if isinstance(value, datetime) else value) for key, value in row.items()}
 
 
 def check_report(settings):
@@ -43,7 +47,7 @@ class Operations:
         problems, store = list(report["problems"]), {"reachable": False}
         store_problems = self.store.problems()
         try:
-            age = self.store.queries.oldest_pending_age()
+            age = self.store.age(self.store.backlog()[1])
             others = self.store.other_mode_pending()
             store = {"reachable": not store_problems, "oldest_pending_seconds": round(age, 1),
                      "mode": self.store.mode, "other_mode_pending": others}
@@ -65,14 +69,15 @@ class Operations:
     def _breakers(self):
         """Each destination's breaker as the operator reads it (an open breaker is shown, not unhealthy:
         webhooks are still accepted and queued)."""
+        gates = {name: json_view(gate) for name, gate in self.store.gates().items()}
         return {name: {"state": gate["state"], "open_since": gate["opened_at"], "next_probe": gate["next_probe_at"],
-                       "failures": gate["failures"]} for name, gate in self.store.gates().items()}
+                       "failures": gate["failures"]} for name, gate in gates.items()}
 
     def worker_seen(self):
         """{seen_at, last_claim_at, running} over every worker (ISO 8601 UTC), or None when none ever ran: the
-        JSON view (/readyz, the front page). Pages that compute with the times read AlertStore's datetimes."""
-        seen = AlertStore(self.store.writer, self.store.now).worker_seen()
-        return None if seen is None else row_dict(seen)
+        JSON view (/readyz, the front page). Pages that compute with the times read the store's datetimes."""
+        seen = self.store.alerts.worker_seen()
+        return None if seen is None else json_view(seen)
 
     def _worker_seen_safely(self):
         try:
@@ -99,18 +104,19 @@ class Operations:
         """A Worker for this service."""
         return Worker(self.service, concurrency or self.service.settings.worker_concurrency, sender)
 
-    def replay(self, ids=None, failed=False):
+    def replay(self, ids=None, failed=False, seen=None):
         """Send exactly these deliveries (or every failed one of this mode) again now, with a fresh retry
         window: a chunk at a time leased by id, sent and recorded. Nothing else that is due goes with them
         (the worker sends the backlog at each destination's rate); a row another sender holds right now is
-        left to it. Returns how many were sent."""
+        left to it; with `seen` (the attempts the operator's page showed) a row sent since is left too, so a
+        double click sends once. Returns how many were sent."""
         if failed:
-            ids = ReportQueries(self.store.writer, self.store.mode).failed_ids()
+            ids = self.store.reports.failed_ids()
         ids, sent = list(ids or []), 0
         for start in range(0, len(ids), REPLAY_CHUNK):
             owner = new_id()
             rows = self.store.ledger.lease_again(ids[start:start + REPLAY_CHUNK], owner,
-                                                 list(self.service.connectors))
+                                                 list(self.service.connectors), seen)
             self.store.ledger.record(list(self.service.pool.map(self._send_again, rows)), owner)
             sent += len(rows)
         return sent
@@ -119,14 +125,15 @@ class Operations:
         return self.service.attempt(row, row.destination, row.payload, "replay")
 
     def find(self, status=None, target=None, limit=100):
-        return self.store.queries.find(status, target, limit)
+        """Deliveries as JSON-able dicts, newest first (the CLI's `list`)."""
+        return [json_view(row) for row in self.store.queries.find(status, target, limit)]
 
     def show(self, delivery_id):
-        """One delivery with its attempts in order, or None."""
+        """One delivery with its attempts in order, as JSON-able values, or None (the CLI's `show`)."""
         row = self.store.queries.get(delivery_id)
-        if row is not None:
-            row["attempt_history"] = self.store.queries.attempts(row["id"])
-        return row
+        if row is None:
+            return None
+        return {**json_view(row), "attempt_history": [json_view(a) for a in self.store.queries.attempts(row["id"])]}
 
     def purge(self, older_than_seconds):
         return self.store.queries.purge(older_than_seconds)

@@ -1,7 +1,8 @@
 """Planning: canonical fields -> validated UnsubscribeRequests -> one Planned delivery per destination.
 
 Pure apart from reading the vendors' descriptions: each vendor builds its payload and says which ledger
-columns it fills, so nothing else reads vendor wire keys.
+columns it fills, so nothing else reads vendor wire keys. The edge asks here what a request may name
+(destinations, the fields a public form may carry): the registry answers, and no edge names a vendor.
 """
 
 import hashlib
@@ -12,8 +13,8 @@ from marshmallow import ValidationError
 
 from connectors import registry
 from errors import Invalid
-from schemas.request import REQUEST_SCHEMA
 from store.ledger import Planned
+from store.rows import asks
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,23 @@ class Plan:
         return self.requests[0][1]
 
 
+def destinations():
+    """What a request, link or command may name as its destination: all, or a registered vendor."""
+    return registry.destinations()
+
+
+def public_fields():
+    """The vendors' option fields a public form key may carry (a group)."""
+    return registry.public_fields()
+
+
 def planned(index, name, payload):
-    """The ledger row for one vendor payload."""
-    fields = registry.vendor(name).ledger_fields(payload)
-    return Planned(index, name, fields.target, fields.group, fields.campaign, fields.options or {}, payload)
+    """The ledger row for one vendor payload, with what earlier deliveries would answer it (dedup)."""
+    vendor = registry.vendor(name)
+    fields = vendor.ledger_fields(payload)
+    answered_by = tuple(asks(answer, fields.target) for answer in vendor.answered_by(payload))
+    return Planned(index, name, fields.target, fields.group, fields.campaign, fields.options or {}, payload,
+                   answered_by)
 
 
 def payloads(request, names, configs):
@@ -64,7 +78,7 @@ def make_plan(items, errors, batch, names, configs):
     errors, requests, plans = dict(errors), [], []
     for index, fields in items:
         try:
-            request = REQUEST_SCHEMA.load(fields)
+            request = registry.request_schema().load(fields)
             built = payloads(request, names, configs)
         except ValidationError as exc:
             errors[index] = exc.messages

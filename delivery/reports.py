@@ -6,8 +6,6 @@ from collections import defaultdict
 from datetime import timedelta
 
 from status import DONE, FAILED, PENDING
-from store.alerts import AlertStore
-from store.reports import ReportQueries
 
 COMPLIANCE_SECONDS = 48 * 3600  # Gmail and Yahoo: opt-outs honoured within 48 hours
 CHART_DAYS = 30
@@ -44,12 +42,12 @@ class Reports:
 
     def __init__(self, service):
         self.service, self.store = service, service.store
-        self.queries = ReportQueries(self.store.writer, self.store.mode)
+        self.queries = self.store.reports
 
     def overview(self):
         """Counts for 24 hours and 30 days, the per-day series, the backlog and the failures."""
         now = self.store.now()
-        pending, oldest = self.queries.backlog()
+        pending, oldest = self.store.backlog()
         return {
             "now": now,
             "day": outcome_table(self.queries.counts(now - timedelta(days=1))),
@@ -62,7 +60,7 @@ class Reports:
             "alert_seconds": self.service.settings.pending_alert_seconds,
             "failures": self.queries.failures(),
             "last_worker_attempt": self.queries.last_attempt_by("worker"),
-            "worker": AlertStore(self.store.writer, self.store.now).worker_seen(),  # None: never seen
+            "worker": self.store.alerts.worker_seen(),  # None: never seen
         }
 
     def search(self, filters, cursor=None, newer=False, limit=50):

@@ -129,10 +129,12 @@ class DeliveryService:
             telemetry.delivered(destination, QUEUED if result.transient else result.status)
         return Sent(row, result, started_at, round(seconds * 1000), sender)
 
-    def _in_turn(self, place, sender):
-        """Send a new row when its turn at the destination's rate comes (reserved when it was accepted)."""
-        if place.wait > 0:
-            self.sleep(place.wait)
+    def _in_turn(self, place, sender, since):
+        """Send a new row when its turn at the destination's rate comes (reserved when it was accepted):
+        `place.wait` seconds after `since` on the store's clock, however long it waited for a pool thread."""
+        left = place.wait - (self.store.now() - since).total_seconds()
+        if left > 0:
+            self.sleep(left)
         return self.attempt(place, place.plan.destination, place.plan.payload, sender)
 
     def _send(self, fresh, sender):
@@ -141,9 +143,10 @@ class DeliveryService:
         One delivery is sent on the request's own thread (a hop through the pool costs about a millisecond
         of CPU under load); several go out in parallel with one overall deadline, past the longest wait.
         """
+        since = self.store.now()
         if len(fresh) == 1:
-            return [self._in_turn(fresh[0], sender)], []
-        futures = {self.pool.submit(self._in_turn, p, sender): p for p in fresh}
+            return [self._in_turn(fresh[0], sender, since)], []
+        futures = {self.pool.submit(self._in_turn, p, sender, since): p for p in fresh}
         longest = max((p.wait for p in fresh), default=0.0)
         done, late = wait(futures, timeout=longest + self.timeout + GRACE_SECONDS)
         return [f.result() for f in done], [(f, futures[f]) for f in late]

@@ -9,7 +9,6 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from store import export as store_export
 
 WEBHOOKS = Counter("unsub_relay_webhooks_received_total", "Webhook requests answered, by route, sender type "
                    "and HTTP status.", ["route", "sender", "status"])
@@ -49,7 +48,7 @@ def delivered(destination, outcome):
 
 
 def alert_sent(event):
-    """One alert message went out (the alerts module calls this)."""
+    """One alert message went out: a service in ALERT_URLS accepted it (delivery/notify.py)."""
     ALERTS_SENT.labels(event).inc()
 
 
@@ -62,4 +61,5 @@ def backlog_seen(pending, oldest_age_seconds):
 def refresh_backlog(operations):
     """Read the backlog from the ledger (one indexed query) into the gauges, just before a scrape."""
     store = operations.store
-    backlog_seen(*store_export.backlog(store.writer, store.now))
+    pending, oldest = store.backlog()
+    backlog_seen(pending, store.age(oldest))

@@ -11,12 +11,14 @@ IPV6_PREFIX = 64
 
 
 def client_key(address):
-    """The key a client address is counted under: "192.0.2.7", "2001:db8:1:2::/64", or the text as given
-    when it is no IP address at all (a Unix socket, a test's placeholder)."""
+    """The key a client address is counted under: "192.0.2.7", "2001:db8:1:2::/64", or "unknown" for
+    anything that is no IP address (a Unix socket's peer, or a forwarded value such as "198.051.100.077"
+    or "garbage": each spelling of its own would be a fresh bucket, so they all share one)."""
+    text = (address or "").strip().removeprefix("[").removesuffix("]")  # "[2001:db8::1]" as some proxies write
     try:
-        ip = ipaddress.ip_address((address or "").split("%", 1)[0])  # no zone index: fe80::1%eth0
+        ip = ipaddress.ip_address(text.split("%", 1)[0])  # no zone index: fe80::1%eth0
     except ValueError:
-        return address or "unknown"
+        return "unknown"
     if ip.version == 6 and ip.ipv4_mapped:
         return str(ip.ipv4_mapped)
     if ip.version == 6:

@@ -1,25 +1,10 @@
-"""Links as senders receive them: the URL, the RFC 8058 headers, and `--expires 365d` durations."""
+"""Links as senders receive them: the URL and the RFC 8058 headers, for claims the vendors accept."""
 
-import re
 import time
 from urllib.parse import urlsplit
 
+from connectors import registry
 from links.tokens import LinkClaims
-
-DURATION = re.compile(r"([0-9]{1,6})([dhm]?)")
-UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "": 86400}  # a bare number is days, like `purge`
-MAX_DURATION_SECONDS = 100 * 365 * 86400
-
-
-def parse_duration(text):
-    """Seconds in '365d', '12h', '30m' or a bare number of days; ValueError for anything else."""
-    match = DURATION.fullmatch(text.strip().lower()) if isinstance(text, str) else None
-    if not match:
-        raise ValueError("use a number of days, or e.g. 365d, 12h, 30m")
-    seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)]
-    if not 0 < seconds <= MAX_DURATION_SECONDS:
-        raise ValueError("a duration must be more than zero and at most 100 years")
-    return seconds
 
 
 def link_url(public_url, token):
@@ -44,5 +29,15 @@ def make_link(signer, public_url, target, to="all", group=None, campaign=None, e
     expires = None
     if expires_in is not None:
         expires = int((time.time() if now is None else now) + expires_in)
-    url = link_url(public_url, signer.sign(LinkClaims(target, to, group, campaign, expires)))
+    claims = LinkClaims(target, to, group, campaign, expires)
+    problem = vendor_problem(claims)
+    if problem:
+        raise ValueError(problem)
+    url = link_url(public_url, signer.sign(claims))
     return {"url": url, "headers": list_unsubscribe_headers(url)}
+
+
+def vendor_problem(claims):
+    """Why the destinations these claims name cannot take them (a phone for an email-only vendor, an option
+    the vendor does not read), or None."""
+    return registry.link_problem(claims.to, claims.kind, {"group": claims.group, "campaign": claims.campaign})

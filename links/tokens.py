@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 
 VERSION = "v1"
-DESTINATIONS = ("all", "justclick", "mailkit")
+DESTINATION = re.compile(r"[a-z][a-z0-9_]{0,31}")  # all or a vendor's name (which ones: links/make.py)
 MIN_SECRET_CHARS = 32
 MAX_TOKEN_CHARS = 2048  # far above any real token (a 255-character Cyrillic group stays under 1,000)
 B64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -51,7 +51,8 @@ def _has_control(text):
 
 @dataclass(frozen=True)
 class LinkClaims:
-    """What a link unsubscribes: one normalised target, the destinations, and optional details."""
+    """What a link unsubscribes: one normalised target, the destinations, and optional details. Only their
+    form is checked here; which destination takes what is the vendors' to say (links/make.py asks them)."""
 
     target: str
     to: str = "all"
@@ -68,20 +69,14 @@ class LinkClaims:
         """Why these claims cannot be signed, or None; checked for every claim built or parsed."""
         if not isinstance(self.target, str) or not (PHONE.fullmatch(self.target) or self._is_email()):
             return "target must be a normalised email address or an international phone number (+...)"
-        if self.to not in DESTINATIONS:
-            return f"to must be one of {', '.join(DESTINATIONS)}"
-        if self.to == "justclick" and self.kind == "phone":
-            return "JustClick takes email addresses only: a phone number needs to=all or to=mailkit"
+        if not isinstance(self.to, str) or not DESTINATION.fullmatch(self.to):
+            return "to must be all or a destination's name"
         if self.group is not None and (not isinstance(self.group, str) or not 0 < len(self.group) <= 255
                                        or _has_control(self.group)):
             return "group must be 1 to 255 characters without control characters"
-        if self.group is not None and self.to == "mailkit":
-            return "a group applies to JustClick only (to=all or to=justclick)"
         if self.campaign is not None and not (isinstance(self.campaign, str)
                                               and CAMPAIGN.fullmatch(self.campaign)):
-            return "campaign must be 1 to 18 digits (Mailkit's ID_send_message)"
-        if self.campaign is not None and self.to == "justclick":
-            return "a campaign applies to Mailkit only (to=all or to=mailkit)"
+            return "campaign must be 1 to 18 digits"
         if self.expires is not None and (type(self.expires) is not int or self.expires < 0):
             return "expires must be unix seconds (a non-negative integer)"
         return None
@@ -132,12 +127,13 @@ def _b64url_decode_strict(text):
     return data
 
 
-def parse_secrets(secrets):
-    """`LINK_SECRETS` (a space-separated string or a sequence) as HMAC keys, the signing one first."""
+def parse_secrets(secrets, first_number=1):
+    """`LINK_SECRETS` (a space-separated string or a sequence) as HMAC keys, the signing one first; messages
+    count the secrets from `first_number`."""
     values = secrets.split() if isinstance(secrets, str) else list(secrets)
     if not values:
         raise ValueError("LINK_SECRETS is empty: set at least one secret of 32 or more characters")
-    for number, value in enumerate(values, 1):
+    for number, value in enumerate(values, first_number):
         if not (value.isascii() and value.isprintable()) or any(char.isspace() for char in value):
             raise ValueError(f"LINK_SECRETS: secret #{number} must be printable ASCII without spaces")
         if len(value) < MIN_SECRET_CHARS:  # the length only: a message never echoes the secret
@@ -149,13 +145,15 @@ def parse_secrets(secrets):
 class LinkSigner:
     """Signs with the first secret, verifies with any (rotation: new one first, old one dropped later)."""
 
-    def __init__(self, secrets):
-        self._keys = parse_secrets(secrets)
+    def __init__(self, secrets, signs=True):
+        self._keys, self.signs = parse_secrets(secrets), signs  # signs: False verifies only (the first was refused)
 
     def __repr__(self):
         return f"LinkSigner(<{len(self._keys)} secrets>)"
 
     def sign(self, claims):
+        if not self.signs:
+            raise ValueError("this signer only verifies: the signing secret was refused")
         payload = claims.canonical()
         return b64url(payload) + "." + b64url(self._mac(self._keys[0], payload))
 

@@ -9,4 +9,4 @@ def init_app(app):
     app.register_blueprint(links.bp)
     settings = app.config["SETTINGS"]
     if settings.link_secrets:  # decoded and checked once, here
-        app.extensions["link_signer"] = LinkSigner(settings.link_secrets)
+        app.extensions["link_signer"] = LinkSigner(settings.link_secrets, settings.link_signing)

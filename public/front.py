@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 import markdown
 from flask import Blueprint, current_app, render_template
 
+from edge.formats import age as ago
+
 bp = Blueprint("front", __name__)
 SETUP = (("Try it without accounts", "try-it-without-accounts-sandbox"), ("Connect Zapier", "connect-zapier"),
          ("Connect your landing page", "connect-your-landing-page"), ("Configuration", "configuration"),
@@ -17,15 +19,6 @@ PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referre
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"}
 
 
-def ago(seconds):
-    """A short human age: 40 s, 12 min, 3.5 h, 2.1 days."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} days"
-
-
 def worker_state(operations):
     """(seen recently, text) from the workers' heartbeat."""
     seen = operations.worker_seen()
@@ -33,7 +26,7 @@ def worker_state(operations):
         return False, "no worker has been seen yet: start `flask worker` (the Procfile's worker line)"
     seen_at = datetime.fromisoformat(seen["seen_at"].removesuffix("Z"))
     age = (datetime.now(timezone.utc).replace(tzinfo=None) - seen_at).total_seconds()
-    return age < 120, f"last seen {ago(max(age, 0))} ago"
+    return age < 120, f"last seen {ago(age)} ago"
 
 
 @bp.get("/")

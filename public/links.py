@@ -10,11 +10,12 @@ from marshmallow import ValidationError
 from edge import limits
 from edge.auth import authorize
 from errors import Forbidden, Invalid, NotConfigured
-from links.make import make_link, parse_duration
+from links.make import make_link, vendor_problem
 from links.tokens import InvalidLink
 from masking import mask
 from pages import error_page, render_page
-from schemas.fields import Email, Phone
+from schemas.fields import Email, Phone, parse_duration
+from schemas.inbound import canonical
 from webhooks import answers
 
 bp = Blueprint("links", __name__)
@@ -26,7 +27,10 @@ def _claims(token):
     signer = current_app.extensions.get("link_signer")
     if signer is None:
         raise InvalidLink()  # no LINK_SECRETS: no link is valid (the same answer as a forged one)
-    return signer.verify(token, time.time())
+    claims = signer.verify(token, time.time())
+    if vendor_problem(claims):  # signed for a vendor that is gone, or that no longer takes what it names
+        raise InvalidLink()
+    return claims
 
 
 def _redirects(settings):
@@ -60,9 +64,8 @@ def unsubscribe_post(token):
         limits.check_client()  # what is not signed counts against its client
         return error_page("invalid_link")
     limits.check_link(token)  # its own authority: mailbox providers post one-clicks from a few addresses
-    field = "email" if "@" in claims.target else "phone"
-    fields = {field: claims.target, "group": claims.group, "ID_send_message": claims.campaign}
-    plan = service.plan([(0, {k: v for k, v in fields.items() if v is not None})], to=claims.to)
+    fields = {claims.kind: claims.target, "group": claims.group, "campaign": claims.campaign}
+    plan = service.plan([(0, canonical({k: v for k, v in fields.items() if v is not None}))], to=claims.to)
     key = "link:" + hashlib.sha256(token.encode()).hexdigest()
     one_click = _one_click()
     answer = service.submit(plan, key, respond_async=one_click, sender="web")
@@ -94,7 +97,7 @@ def make_links():
         raise Forbidden("A public form key unsubscribes one address per request and nothing more: "
                         "making links needs a server token (WEBHOOK_TOKENS).")
     signer = current_app.extensions.get("link_signer")
-    if signer is None:
+    if signer is None or not signer.signs:
         # A LINK_SECRETS that was set but refused says why (too short...), not merely "set it".
         problem = next((p for p in settings.problems if p.startswith("LINK_SECRETS")), None)
         raise NotConfigured(problem or "set LINK_SECRETS (and PUBLIC_URL) to make unsubscribe links")

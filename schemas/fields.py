@@ -16,6 +16,22 @@ NOT_A_FLAG = "Not a clear yes or no: use true/false, 1/0, yes/no or on/off."
 # LF are refused too.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_INTEGER_DIGITS = 18
+DURATION = re.compile(r"([0-9]{1,6})([dhm]?)")
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "": 86400}  # a bare number is days
+MAX_DURATION_SECONDS = 100 * 365 * 86400
+
+
+def parse_duration(text, zero=False):
+    """Seconds in '365d', '12h', '30m' or a bare number of days (link expiries, purge ages, import windows);
+    ValueError for anything else, and for zero unless `zero` allows it."""
+    match = DURATION.fullmatch(text.strip().lower()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError("use a number of days, or e.g. 365d, 12h, 30m")
+    seconds = int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+    if not (0 if zero else 1) <= seconds <= MAX_DURATION_SECONDS:
+        least = "zero or more" if zero else "more than zero"
+        raise ValueError(f"a duration must be {least} and at most 100 years")
+    return seconds
 
 
 def control_problem(text):

@@ -9,21 +9,31 @@ from schemas.jsontext import MAX_DEPTH, load_json_text
 
 MAX_BATCH = 100
 
-# Canonical field -> accepted names, compared lower-cased with '-' and ' ' read as '_'.
-ALIASES = {
-    "email": ("email", "e_mail", "email_address", "emailaddress", "lead_email", "mail", "your_email",
-              "user_email", "subscriber_email", "contact_email"),
-    "phone": ("phone", "phone_number", "phonenumber", "lead_phone", "tel", "telephone", "mobile",
-              "mobile_phone", "sms"),
-    "ID_email": ("id_email", "email_id"),
-    "group": ("group", "rass_name", "list", "list_name", "group_name"),
-    "ID_send_message": ("id_send_message", "campaign_id", "campaign", "send_message_id"),
-    "send_optout": ("send_optout", "send_opt_out", "optout_email"),
-    "timeout_days": ("timeout_days",),
+# Canonical field -> accepted names, compared lower-cased with '-' and ' ' read as '_'. These are ours; each
+# vendor adds its own fields and wire names (connectors/registry.py calls teach() as vendors register).
+CORE_ALIASES = {
+    "email": ("email", "e_mail", "email_address", "emailaddress", "mail", "your_email", "user_email",
+              "subscriber_email", "contact_email"),
+    "phone": ("phone", "phone_number", "phonenumber", "tel", "telephone", "mobile", "mobile_phone", "sms"),
     "redirect": ("redirect", "redirect_url"),
     "dry_run": ("dry_run", "dryrun"),
 }
-CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
+ALIASES = dict(CORE_ALIASES)  # changed in place by teach(): importers keep the live tables
+CANONICAL = {}
+
+
+def teach(vendor_aliases):
+    """Make the vendors' fields and names known to intake: canonical name -> extra names, in the order the
+    registry holds them. Replaces what an earlier call taught (a vendor that left takes its names along)."""
+    merged = {name: tuple(aliases) for name, aliases in CORE_ALIASES.items()}
+    for name, aliases in vendor_aliases.items():
+        merged[name] = tuple(dict.fromkeys((*merged.get(name, (normal(name),)), *map(normal, aliases))))
+    ALIASES.clear()
+    ALIASES.update(merged)
+    CANONICAL.clear()
+    CANONICAL.update({alias: name for name, aliases in ALIASES.items() for alias in aliases})
+
+
 EVENT_KEYS = ("event_id", "eventId", "tranid")
 EMPTY = (None, "")
 MAX_NAME = 100  # a field name echoed in an answer is cut here

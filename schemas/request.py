@@ -1,62 +1,60 @@
-"""The validated unsubscribe request that every inbound shape is turned into."""
+"""The validated, vendor-neutral unsubscribe request that every inbound shape is turned into.
 
-from dataclasses import asdict, dataclass
+The address and the controls are ours; every other field is a vendor's Option (connectors/vendor.py), and
+the registry builds the schema from the vendors it holds (request_schema below), so no vendor is named here.
+"""
 
-from marshmallow import EXCLUDE, Schema, ValidationError, post_load, validate, validates_schema
+from dataclasses import dataclass, field
 
-from schemas.fields import Digits, Email, Flag, Phone, RedirectUrl, Text, WholeNumber
+from marshmallow import EXCLUDE, Schema, ValidationError, post_load, validates_schema
 
-TIMEOUT_DAYS = validate.Range(min=14, max=90, error="Temporary unsubscribe lasts 14 to 90 days.")
+from schemas.fields import Email, Flag, Phone, RedirectUrl
+
+CORE = ("email", "phone", "redirect", "dry_run")
 
 
 @dataclass(frozen=True)
 class UnsubscribeRequest:
-    """Who to unsubscribe, from what, and how."""
+    """Who to unsubscribe, how to answer, and the vendors' options by key (group, ID_send_message, ...)."""
 
     email: str | None = None
     phone: str | None = None
-    id_email: str | None = None
-    group: str | None = None
-    campaign: str | None = None
-    send_optout: bool = True
-    timeout_days: int | None = None
     redirect: str | None = None
     dry_run: bool = False
+    options: dict = field(default_factory=dict)
 
     @property
     def target(self):
-        """The address the person is known by: email, else phone, else Mailkit ID."""
-        return self.email or self.phone or self.id_email
-
-    def as_dict(self):
-        """Plain fields, for the outbound schemas and the ledger."""
-        return asdict(self)
+        """The address the person is known by: email, else phone."""
+        return self.email or self.phone
 
 
-class UnsubscribeRequestSchema(Schema):
-    """Canonical field names in, UnsubscribeRequest out."""
+class RequestSchema(Schema):
+    """Canonical field names in, UnsubscribeRequest out; subclassed with the vendors' options."""
 
     class Meta:
         unknown = EXCLUDE
 
+    identifiers = ()  # option keys that name a person without an address
+
     email = Email(load_default=None)
     phone = Phone(load_default=None)
-    id_email = Digits(data_key="ID_email", load_default=None)
-    group = Text(load_default=None, validate=validate.Length(min=1, max=255))
-    campaign = Digits(data_key="ID_send_message", load_default=None)
-    send_optout = Flag(load_default=True)
-    timeout_days = WholeNumber(load_default=None, validate=TIMEOUT_DAYS)
     redirect = RedirectUrl(load_default=None)
     dry_run = Flag(load_default=False)
 
     @validates_schema
     def has_target(self, data, **kwargs):
-        if not (data.get("email") or data.get("phone") or data.get("id_email")):
+        if not any(data.get(name) for name in ("email", "phone", *self.identifiers)):
             raise ValidationError("An email address or phone number is required.", "email")
 
     @post_load
     def build(self, data, **kwargs):
-        return UnsubscribeRequest(**data)
+        options = {key: value for key, value in data.items() if key not in CORE}
+        return UnsubscribeRequest(**{key: data[key] for key in CORE}, options=options)
 
 
-REQUEST_SCHEMA = UnsubscribeRequestSchema()
+def request_schema(options=()):
+    """A schema instance for the core fields plus these vendor Options (unique by key)."""
+    fields = {option.key: option.field for option in options}
+    identifiers = tuple(option.key for option in options if option.identifies)
+    return type("UnsubscribeRequestSchema", (RequestSchema,), {**fields, "identifiers": identifiers})()

@@ -8,7 +8,6 @@ Here the body is read to its end first; the app then gets it from memory, or nev
 
 import io
 import logging
-import os
 import time
 from contextlib import nullcontext
 from http import HTTPStatus
@@ -17,8 +16,6 @@ from concurrency import under_gevent
 from edge.logs import log_path
 from serving import error_body
 
-DEFAULT_BODY_TIMEOUT = 10.0
-TIMEOUT_RANGE = (0.5, 25.0)  # a sender posts its body in milliseconds; Zapier gives a step 30 s in all
 READ_STEP = 64 * 1024
 
 log = logging.getLogger("unsub_relay.web")
@@ -32,20 +29,6 @@ class Refused(Exception):
         self.status, self.reason, self.message = status, reason, message
         # 413 keeps the "error" its answer has always had (Flask's own); the other refusals are "invalid".
         self.kind = "error" if status == 413 else "invalid"
-
-
-def body_timeout(env=None):
-    """BODY_TIMEOUT_SECONDS, or the default (with a warning) when it is missing or out of range."""
-    raw = (os.environ if env is None else env).get("BODY_TIMEOUT_SECONDS", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_BODY_TIMEOUT
-    except ValueError:
-        value = -1.0
-    if not TIMEOUT_RANGE[0] <= value <= TIMEOUT_RANGE[1]:
-        log.warning("BODY_TIMEOUT_SECONDS must be between %s and %s; using %s", *TIMEOUT_RANGE,
-                    DEFAULT_BODY_TIMEOUT)
-        return DEFAULT_BODY_TIMEOUT
-    return value
 
 
 def declared_length(environ, max_bytes):

@@ -1,18 +1,22 @@
 """The gunicorn worker: gevent, with the answers gunicorn gives before the app runs written as JSON, and a
 bound on the connections one client holds.
 
-Why gevent (measured in bench/slow_clients.py, see docs/drafts/serve.md): a gthread worker gives each
+Why gevent (measured by bench/slow_clients.py; README, "Serving model"): a gthread worker gives each
 connection a thread from the first byte to the last, so forty clients trickling a body one byte a second
 held every thread. A gevent worker gives each connection a greenlet (a few KB), reads headers under the
 keepalive timeout and bodies under BODY_TIMEOUT_SECONDS (serving/body.py), and serves the others meanwhile.
 
 A worker holds at most `worker_connections` connections (GUNICORN_CONNECTIONS); beyond them new ones wait in
 the listen backlog. One client holding 3,000 idle connections filled every slot and webhooks waited 4.6 s
-each. So one client (a TCP peer address, an IPv6 one by its /64) holds at most a tenth of a worker's slots:
-a connection beyond that is answered 429 and closed before anything is read. Behind a proxy the peer is the
-proxy, whose connections are bounded the same way (100 per worker at the default 1000).
+each. So when clients reach the service directly (TRUSTED_PROXY_HOPS=0), one client (a TCP peer address, an
+IPv6 one by its /64) holds at most a tenth of a worker's slots: a connection beyond that is answered 429 and
+closed before anything is read. Behind a proxy (a PaaS router: the default TRUSTED_PROXY_HOPS=1) every
+connection's peer is the proxy, so a cap per peer would refuse every sender at once as soon as one of them
+held its share (a burst of webhooks waiting for their turn at the delivery rate does): there the router bounds
+what each client holds, and the worker only bounds its total (`worker_connections`).
 """
 
+import os
 from collections import Counter
 
 from gunicorn import util
@@ -27,15 +31,20 @@ CLIENT_SHARE = 10  # one client holds at most 1/CLIENT_SHARE of a worker's conne
 
 def write_json_error(sock, status_int, reason, mesg, headers=""):
     """gunicorn's error page (malformed request line, header, length, chunk...) in the service's shape."""
-    status = "invalid" if status_int < 500 else "error"
+    status = "rate_limited" if status_int == 429 else "invalid" if status_int < 500 else "error"
     body = error_body((mesg or reason)[:MAX_MESSAGE], status)
     head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"{headers}Content-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-def per_client_cap(worker_connections):
-    """How many connections one client may hold in one worker."""
+def per_client_cap(worker_connections, env=None):
+    """How many connections one client may hold in one worker; None behind a trusted proxy, where the TCP
+    peer is the proxy, not a client. TRUSTED_PROXY_HOPS is read here as text (settings.py checks it): this
+    module is imported before gevent patches, so it may not load the settings and what they import."""
+    hops = (os.environ if env is None else env).get("TRUSTED_PROXY_HOPS", "").strip()
+    if hops != "0":  # unset means the default, 1
+        return None
     return max(1, worker_connections // CLIENT_SHARE)
 
 
@@ -66,11 +75,12 @@ class JsonErrorWorker(GeventWorker):
         # Worker.handle_error's one writer is gunicorn.util.write_error, looked up at each call; gunicorn
         # has no setting for it. Replaced in this worker process only, before any request is served.
         util.write_error = write_json_error
-        self.cap = ConnectionCap(per_client_cap(self.worker_connections))
+        per_client = per_client_cap(self.worker_connections)
+        self.cap = ConnectionCap(per_client) if per_client else None
         super().init_process()
 
     def handle(self, listener, client, addr):
-        if not isinstance(addr, tuple):  # a Unix socket: the peer is a local proxy, bounded by the pool
+        if self.cap is None or not isinstance(addr, tuple):  # a proxy's (or a Unix socket's) connections
             return super().handle(listener, client, addr)
         key = client_key(addr[0])
         if not self.cap.admit(key):

@@ -1,17 +1,25 @@
-"""The durable ledger: one Store bundles the engine, the write engine, the retry policy, commands and queries."""
+"""The durable ledger, behind one door: a Store owns the engine and the write engine; everything above the
+store calls its methods and the objects it exposes (ledger, queries, reports, alerts, sessions), never a
+table, a connection or a statement. Every statement is named in store/statements.py.
+
+Storage model: PostgreSQL whenever more than one process or machine is involved and on every PaaS (their
+disks are ephemeral); SQLite for one machine (the sandbox, a small VPS), its writers queued on a file lock.
+"""
 
 import random
 from datetime import datetime, timezone
 
-from store.db import make_engine, migrate, upgrade
-from store import gates
+from store import export, gates
+from store.alerts import AlertStore
 from store.breaker import GatePolicy
+from store.db import make_engine, migrate, upgrade
 from store.engine import WriteEngine
 from store.ledger import Ledger
-from store.rows import LIVE, SANDBOX
 from store.queries import Queries
-from store.sessions import ConsoleSessions, LoginFailures
+from store.reports import ReportQueries
 from store.retry import RetryPolicy
+from store.rows import LIVE, SANDBOX
+from store.sessions import ConsoleSessions, LoginFailures
 
 
 def utcnow():
@@ -20,7 +28,10 @@ def utcnow():
 
 
 class Store:
-    """Everything the delivery service needs from the database. `clock` may be replaced (tests)."""
+    """Everything the delivery service needs from the database. `clock` may be replaced (tests).
+
+    `engine` is SQLAlchemy's, for tests and benchmarks that arrange or inspect rows; the service's own code
+    goes through the methods and the objects below."""
 
     def __init__(self, settings, clock=utcnow, rand=random.random):
         self.clock = clock
@@ -35,6 +46,8 @@ class Store:
         self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now,
                              settings.dedup_window_seconds, settings.rate_wait_seconds, self.mode)
         self.queries = Queries(self.writer, self.now, self.mode)
+        self.reports = ReportQueries(self.writer, self.mode)
+        self.alerts = AlertStore(self.writer, self.now, self.backlog, self.mode)
         self.console_sessions = ConsoleSessions(self.writer, self.now)
         self.login_failures = LoginFailures(self.writer, self.now)
 
@@ -50,8 +63,20 @@ class Store:
         """Upgrade to head safely while other processes start too: (revision before, after)."""
         return migrate(self.engine, self.writer.file_lock)
 
+    def backlog(self):
+        """(pending deliveries of this mode, when the oldest of them was accepted or None), in one read."""
+        return self.queries.backlog()
+
+    def age(self, moment):
+        """Seconds from `moment` (a ledger time, or None) to now; 0 for None."""
+        return 0.0 if moment is None else max((self.now() - moment).total_seconds(), 0.0)
+
+    def export(self, since=None, until=None, target=None):
+        """Yield (delivery, [attempts]) of this mode, oldest first, streamed (see store/export.py)."""
+        return export.deliveries(self.writer, self.mode, since, until, target)
+
     def gates(self):
-        """Every destination's breaker and rate state, for /readyz and the operator."""
+        """Every destination's breaker and rate state (typed values), for /readyz and the operator."""
         with self.writer.reading() as conn:
             return gates.states(conn)
 

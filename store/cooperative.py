@@ -2,16 +2,15 @@
 
 The SQLite ledger queues writers from every process on an flock (store/engine.py `_FileLock`). A plain
 blocking `fcntl.flock` stops the whole gevent hub while another process holds the lock: every request
-in that worker, health checks included, would wait with it. Under gevent the wait polls instead, with
-a short cooperative sleep; elsewhere (the `flask worker` process, tests) it blocks in the kernel as before.
+in that worker, health checks included, would wait with it. Under gevent a lock that is taken runs the
+blocking call in gevent's own thread pool (the hub's), the ecosystem's way to make a blocking call
+cooperative: this greenlet waits, the others run. Elsewhere (the `flask worker` process, tests) it
+blocks in the kernel.
 """
 
 import fcntl
-import time
 
 from concurrency import under_gevent
-
-FIRST_POLL, LAST_POLL = 0.0005, 0.005  # seconds: a ledger transaction holds the lock for a few ms
 
 
 def lock_exclusive(fd):
@@ -19,11 +18,18 @@ def lock_exclusive(fd):
     if not under_gevent():
         fcntl.flock(fd, fcntl.LOCK_EX)
         return
-    delay = FIRST_POLL
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            time.sleep(delay)  # gevent's sleep: the hub serves other requests meanwhile
-            delay = min(delay * 2, LAST_POLL)
+    try:  # free (the usual case): taken at once, without a hop through the pool
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    import gevent  # loaded already: we run under gevent
+
+    waiting = gevent.get_hub().threadpool.spawn(fcntl.flock, fd, fcntl.LOCK_EX)
+    try:
+        waiting.get()
+    except BaseException:
+        # Interrupted (a request's deadline): the pool's thread still takes the lock; give it back then.
+        # SQLite's own locking keeps writers apart meanwhile: this lock only queues them without polling.
+        waiting.rawlink(lambda _: fcntl.flock(fd, fcntl.LOCK_UN))
+        raise

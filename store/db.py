@@ -5,28 +5,22 @@ import os
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
+
+from store.statements import MIGRATION_LOCK
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
-MIGRATION_LOCK = 0x756E737562  # one advisory lock key for every process that migrates this database
+MIGRATION_LOCK_KEY = 0x756E737562  # one advisory lock key for every process that migrates this database
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
-    dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN itself
+    dbapi_connection.isolation_level = None  # the write engine begins transactions itself (engine.py)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def _sqlite_begin(conn):
-    # A write transaction takes the write lock up front: a deferred one that reads and then writes
-    # can fail with SQLITE_BUSY when another writer got there first, whatever the busy timeout.
-    writing = conn.get_execution_options().get("sqlite_write")
-    # Straight to the driver: this runs once per transaction, on the hot path.
-    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 def make_engine(url):
@@ -38,7 +32,6 @@ def make_engine(url):
         engine = create_engine(url, hide_parameters=True,
                                connect_args={"timeout": 10, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
         return engine
     # hide_parameters: error messages must not carry addresses (personal data) into logs.
     return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -72,7 +65,7 @@ def migrate(engine, file_lock):
     """
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.execute(MIGRATION_LOCK, {"key": MIGRATION_LOCK_KEY})
             before = current_revision(conn)
             command.upgrade(_config(engine, conn), "head")
             return before, current_revision(conn)

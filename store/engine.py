@@ -1,4 +1,4 @@
-"""The write engine: transactions, SQLite's cross-process file lock, group commit, store health.
+"""The write engine: transactions, SQLite's cross-process file lock, store health.
 
 Mechanism only; what is written is decided in ledger.py and retry.py. Every SQLAlchemy error that leaves
 this module's context managers is translated into errors.StoreUnavailable: nothing above the store sees one.
@@ -10,16 +10,11 @@ import os
 import threading
 from contextlib import contextmanager, nullcontext
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.exc import SQLAlchemyError
 
 from errors import StoreUnavailable
 from store.cooperative import lock_exclusive
-
-# Transaction-scoped advisory locks, taken in one sorted order so two transactions never deadlock.
-PG_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY 1) AS s") \
-    .bindparams(bindparam("keys", type_=ARRAY(BIGINT)))
+from store.statements import ADVISORY_LOCKS
 
 
 def lock_key(*parts):
@@ -45,15 +40,6 @@ class _FileLock:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
-class _Job:
-    """One piece of write work waiting for a shared transaction."""
-
-    __slots__ = ("work", "locks", "result", "error", "done")
-
-    def __init__(self, work, locks):
-        self.work, self.locks, self.result, self.error, self.done = work, locks, None, None, False
-
-
 def sqlite_path(engine):
     """The database file of a SQLite engine, or None (another database, or in memory)."""
     path = engine.url.database if engine.dialect.name == "sqlite" else None
@@ -69,24 +55,15 @@ def translated():
         raise StoreUnavailable(type(exc).__name__) from None
 
 
-def _savepoint(cursor, statement):
-    try:
-        cursor.execute(statement)
-    except Exception as exc:  # noqa: BLE001 - a driver error: the whole transaction is lost
-        raise StoreUnavailable(type(exc).__name__) from None
-
-
 class WriteEngine:
     """One write connection per process; writers serialized per process (and per file on SQLite)."""
 
     def __init__(self, engine):
         self.engine = engine
-        self.postgres = engine.dialect.name == "postgresql"
-        self._writer = engine.execution_options(sqlite_write=True)
+        self.postgres, self.sqlite = engine.dialect.name == "postgresql", engine.dialect.name == "sqlite"
         self._path = sqlite_path(engine)
         self._file_lock = _FileLock(self._path + ".writelock") if self._path else nullcontext()
         self._thread_lock = threading.Lock()  # one writing thread per process at a time
-        self._queue, self._queue_lock = [], threading.Lock()
         self._conn, self._identity = None, None  # the write connection and the file it was opened on
 
     @property
@@ -110,7 +87,7 @@ class WriteEngine:
 
     def _open(self):
         if self._conn is None:
-            self._conn = self._writer.connect()
+            self._conn = self.engine.connect()
             if self._path:
                 st = os.stat(self._path)
                 self._identity = (st.st_dev, st.st_ino)
@@ -132,7 +109,7 @@ class WriteEngine:
         try:
             with translated(), self._file_lock:
                 conn = self._open()
-                with conn.begin():
+                with self._begun(conn, write=True):
                     yield conn
         except StoreUnavailable:
             self._drop()
@@ -146,70 +123,33 @@ class WriteEngine:
 
     @contextmanager
     def reading(self):
-        """A read connection from the pool, store failures translated."""
-        with translated(), self.engine.connect() as conn:
+        """A read transaction on a connection from the pool, store failures translated."""
+        with translated(), self.engine.connect() as conn, self._begun(conn, write=False):
             yield conn
 
-    def combined(self, work, locks=()):
-        """Run work(conn) in a write transaction shared with the work other threads queued meanwhile.
+    @contextmanager
+    def _begun(self, conn, write):
+        """A transaction on `conn`. SQLite's driver is left in autocommit (db.py) and the transaction begun
+        here: a write one takes the write lock up front (BEGIN IMMEDIATE), since a deferred one that reads
+        and then writes can fail with SQLITE_BUSY when another writer got there first, whatever the busy
+        timeout. Begun here rather than in a "begin" event listener: any engine listener makes SQLAlchemy
+        fire its execution events around every statement, a sixth of each statement's CPU."""
+        with conn.begin():
+            if self.sqlite:
+                conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield
 
-        Group commit by flat combining: whoever gets the lock runs everything queued in one transaction,
-        so under load a commit (and on SQLite the file lock) serves many requests. Each job of a batch runs
-        under its own savepoint: one job's failure (a value the database refuses) rolls back that job alone
-        (a job alone in its transaction needs none: SAVEPOINT and RELEASE were a tenth of its profile). On
-        PostgreSQL the advisory `locks` of every job are taken first, in one order, and held to the commit.
-        """
-        job = _Job(work, locks)
-        with self._queue_lock:
-            self._queue.append(job)
-        with self._thread_lock:
-            if not job.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._run(batch)
-        if job.error is not None:
-            raise job.error
-        return job.result
+    def transaction(self, work, locks=()):
+        """work(conn) in one write transaction of its own; on PostgreSQL the advisory `locks` are taken
+        first, in one order, and held to the commit (the dedup decision per address and destination).
 
-    def _run(self, batch):
-        try:
-            with self._transaction() as conn:
-                keys = sorted({key for job in batch for key in job.locks})
-                if keys and self.postgres:
-                    conn.execute(PG_LOCKS, {"keys": keys})
-                if len(batch) == 1:  # alone in its transaction: no savepoint needed to keep others apart
-                    batch[0].result = batch[0].work(conn)
-                else:
-                    for job in batch:
-                        self._run_one(conn, job)
-        except StoreUnavailable as exc:
-            for job in batch:
-                job.error = job.error or exc
-        except BaseException as exc:  # a timeout or exit raised in a job: the transaction is gone for all
-            for job in batch:
-                job.error = job.error or StoreUnavailable(type(exc).__name__)
-            raise
-        finally:
-            for job in batch:
-                job.done = True
-
-    @staticmethod
-    def _run_one(conn, job):
-        """One job of a batch under its own savepoint, issued on the driver: through Connection.begin_nested
-        a SAVEPOINT and its RELEASE cost as much CPU as the job's statements. Whatever the job raises is
-        rolled back to the savepoint and handed to its caller; the other jobs commit."""
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            _savepoint(cursor, "SAVEPOINT job")
-            try:
-                job.result = job.work(conn)
-            except Exception as exc:  # noqa: BLE001 - the job's own failure, re-raised in its own thread
-                _savepoint(cursor, "ROLLBACK TO SAVEPOINT job")
-                job.result = None
-                job.error = StoreUnavailable(type(exc).__name__) if isinstance(exc, SQLAlchemyError) else exc
-            _savepoint(cursor, "RELEASE SAVEPOINT job")
-        finally:
-            cursor.close()
+        One transaction per job: group commit (a batch of jobs under savepoints in one transaction) showed no
+        gain in CPU or wall time with two processes of eight greenlets writing at once, on SQLite or on
+        PostgreSQL (bench/store_path.py), so it went."""
+        with self.writing() as conn:
+            if locks and self.postgres:
+                conn.execute(ADVISORY_LOCKS, {"keys": sorted(set(locks))})
+            return work(conn)
 
     def close(self):
         """Close the write connection and the engine's pool."""

@@ -1,7 +1,7 @@
 """Ledger commands: accept (rows written before any send), record (results and attempts), claim, requeue.
 
-The statements are built once (store/statements.py); the ORM's unit of work, and SQL expressions rebuilt per
-call, cost more than the database itself did per webhook.
+The statements are built once, in store/statements.py; the ORM's unit of work, and SQL expressions rebuilt
+per call, cost more than the database itself did per webhook.
 """
 
 import hashlib
@@ -9,21 +9,21 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from status import FAILED, PENDING
+from status import NOT_SUBSCRIBED, PENDING
 from store import gates as gate_rows
+from store import statements as sql
 from store.engine import lock_key
-from store.breaker import OPEN
-from store.models import DELIVERIES, GATES
 from store.rows import LIVE, SANDBOX, KeyState, Placed, Planned, Sent, asks, new_id  # noqa: F401 - re-exported
-from store.statements import (DEDUP_GROUP, DEDUP_NO_GROUP, DUE, INSERT_ATTEMPT, INSERT_DELIVERY,
-                              INSERT_ONE_ATTEMPT, INSERT_ONE_DELIVERY, INSERT_REQUEST, KEY_STATE, SET_ANSWER,
-                              SET_RESULT)
 
-D = DELIVERIES.c
 KEY_LENGTH = 300  # webhook_requests.idempotency_key
+
+
+def answers_spelling(row, target):
+    """Whether an earlier row may answer this spelling of its address: a vendor that said "not found" for
+    Jane.Doe@ was not asked about jane.doe@ (it may match case-sensitively), so only the same spelling."""
+    return row["target"] == target or row["outcome"] != NOT_SUBSCRIBED
 
 
 class Ledger:
@@ -50,7 +50,7 @@ class Ledger:
     def key_state(self, key):
         """The KeyState of an idempotency key, or None when it is unseen."""
         with self.writer.reading() as conn:
-            row = conn.execute(KEY_STATE, {"key": self._key(key)}).first()
+            row = conn.execute(sql.KEY_STATE, {"key": self._key(key)}).first()
         return None if row is None else KeyState(*row)
 
     def accept(self, plans, key=None, fingerprint=None, lease_owner=None, dedup=True, dedup_window=None):
@@ -63,7 +63,7 @@ class Ledger:
         the rate) are left to the worker, with the reason in `hold`.
         """
         now, request_id, key = self.now(), new_id(), self._key(key)
-        lease_until = now + timedelta(seconds=self.policy.lease_seconds)
+        lease_until = self._lease_until(now)
         window = self.dedup_window if dedup_window is None else dedup_window
         window = window if dedup else 0
 
@@ -76,14 +76,12 @@ class Ledger:
             if lease_owner:
                 placed = self._admit(conn, placed, now)
             rows = [self._row(p, request_id, key, now, lease_until, lease_owner) for p in placed if p.is_new]
-            if len(rows) == 1:
-                INSERT_ONE_DELIVERY.rowcount(conn, rows[0])
-            elif rows:
-                conn.execute(INSERT_DELIVERY, rows)
+            if rows:
+                conn.execute(sql.INSERT_DELIVERY, rows)
             return request_id, placed
 
         locks = [lock_key(p.destination, p.target.lower()) for p in plans] if window > 0 else []
-        return self.writer.combined(work, locks)
+        return self.writer.transaction(work, locks)
 
     def _placed(self, conn, plans, now, window):
         """Each plan placed: the dedup window's earlier row, or a new one (plans asking the same share it)."""
@@ -127,10 +125,10 @@ class Ledger:
     def _take_key(conn, key, request_id, fingerprint, now, lease_until):
         try:
             with conn.begin_nested():
-                conn.execute(INSERT_REQUEST, {"id": request_id, "idempotency_key": key, "created_at": now,
+                conn.execute(sql.INSERT_REQUEST, {"id": request_id, "idempotency_key": key, "created_at": now,
                                               "fingerprint": fingerprint, "lease_until": lease_until})
         except IntegrityError:
-            return KeyState(*conn.execute(KEY_STATE, {"key": key}).first())
+            return KeyState(*conn.execute(sql.KEY_STATE, {"key": key}).first())
         return None
 
     def _place(self, conn, plan, now, window):
@@ -138,9 +136,10 @@ class Ledger:
         if window > 0:
             params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
                       "since": now - timedelta(seconds=window), "mode": self.mode}
-            rows = (DEDUP_NO_GROUP if plan.group is None else DEDUP_GROUP).all(conn, params)
-            wanted = asks(plan.payload, plan.target)
-            earlier = next((row for row in rows if asks(row["payload"], row["target"]) == wanted), None)
+            rows = conn.execute(sql.DEDUP_NO_GROUP if plan.group is None else sql.DEDUP_GROUP, params).mappings()
+            wanted = plan.answerable_by()
+            earlier = next((row for row in rows if asks(row["payload"], row["target"]) in wanted
+                            and answers_spelling(row, plan.target)), None)
             if earlier is not None:
                 return Placed(plan, earlier["id"], False, earlier["status"], earlier["outcome"],
                               earlier["last_code"])
@@ -173,17 +172,14 @@ class Ledger:
 
         def work(conn):
             if answer:
-                conn.execute(SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
+                conn.execute(sql.SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
             if attempts:  # every attempt happened, whether or not this owner still holds the row
-                if len(attempts) == 1:
-                    INSERT_ONE_ATTEMPT.rowcount(conn, attempts[0])
-                else:
-                    conn.execute(INSERT_ATTEMPT, attempts)
+                conn.execute(sql.INSERT_ATTEMPT, attempts)
                 self._observe(conn, sent, now)
             # One guarded UPDATE each; rowcount says whether the lease still held.
-            return [c for c in changes if SET_RESULT.rowcount(conn, {**c, "_owner": owner})]
+            return [c for c in changes if conn.execute(sql.SET_RESULT, {**c, "_owner": owner}).rowcount]
 
-        return self.writer.combined(work)
+        return self.writer.transaction(work)
 
     def _observe(self, conn, sent, now):
         """Every result moves its destination's breaker (consecutive failures, open, close)."""
@@ -205,59 +201,52 @@ class Ledger:
             before = gate_rows.snapshot(gates)
             ids = []
             for name in sorted(gates):
-                due = list(conn.execute(DUE, {"now": now, "destination": name, "limit": limit,
-                                              "mode": self.mode}).scalars())
+                due = list(conn.execute(sql.DUE, {"now": now, "destination": name, "limit": limit,
+                                                  "mode": self.mode}).scalars())
                 granted, _ = self.gates.admit(gates[name], len(due), now)
                 ids.extend(due[:granted])
             gate_rows.save(conn, gates, before)
             if not ids:
                 return []
-            conn.execute(update(DELIVERIES).where(D.id.in_(ids)).values(
-                lease_owner=owner, lease_until=now + timedelta(seconds=self.policy.lease_seconds)))
-            return list(conn.execute(select(D.id, D.destination, D.payload, D.attempts, D.retry_since)
-                                     .where(D.id.in_(ids), D.lease_owner == owner)))
+            conn.execute(sql.LEASE, {"ids": ids, "owner": owner, "until": self._lease_until(now)})
+            return list(conn.execute(sql.LEASED, {"ids": ids, "owner": owner}))
+
+    def _lease_until(self, now):
+        return now + timedelta(seconds=self.policy.lease_seconds)
 
     def waiting(self, destinations):
         """How many rows are due for destinations whose breaker is closed (held back only by the rate)."""
-        now = self.now()
-        closed = select(GATES.c.destination).where(GATES.c.state != OPEN)
-        query = select(func.count()).select_from(DELIVERIES).where(
-            D.status == PENDING, D.next_attempt_at <= now, D.destination.in_(destinations),
-            D.destination.in_(closed), or_(D.lease_until.is_(None), D.lease_until < now), D.mode == self.mode)
         with self.writer.reading() as conn:
-            return conn.execute(query).scalar()
+            return conn.execute(sql.WAITING, {"now": self.now(), "destinations": list(destinations),
+                                              "mode": self.mode}).scalar()
 
     def release(self, owner):
         """Give back every lease this owner holds (a worker stopping cleanly)."""
         with self.writer.writing() as conn:
-            conn.execute(update(DELIVERIES).where(D.lease_owner == owner, D.status == PENDING)
-                         .values(lease_owner=None, lease_until=None))
+            conn.execute(sql.RELEASE, {"owner": owner})
 
     def requeue(self, ids=None, failed=False):
         """Make deliveries due now again (replay), with a fresh retry window; returns how many. An operator's
         replay means now: an open breaker of their destinations may probe at once."""
-        now = self.now()
-        which = and_((D.status == FAILED) if failed else D.id.in_(ids or []), D.mode == self.mode)
+        params = {"now": self.now(), "_mode": self.mode, "ids": list(ids or [])}
         with self.writer.writing() as conn:
-            destinations = list(conn.execute(select(D.destination).where(which).distinct()).scalars())
-            count = conn.execute(update(DELIVERIES).where(which).values(
-                status=PENDING, outcome=None, next_attempt_at=now, retry_since=now, lease_owner=None,
-                lease_until=None, completed_at=None, updated_at=now)).rowcount
-            conn.execute(update(GATES).where(GATES.c.destination.in_(destinations), GATES.c.state == OPEN)
-                         .values(next_probe_at=now))
+            destinations = list(conn.execute(sql.REQUEUED_DESTINATIONS[failed], params).scalars())
+            count = conn.execute(sql.REQUEUE[failed], params).rowcount
+            if destinations:
+                conn.execute(sql.PROBE_NOW, {"destinations": destinations, "now": params["now"]})
         return count
 
-    def lease_again(self, ids, owner, destinations):
+    def lease_again(self, ids, owner, destinations, seen=None):
         """Replay by id: these rows of this mode and these destinations, due now with a fresh retry window,
         leased to `owner` in one statement (no worker can claim them in between); rows another sender holds
-        now are left to it. Returns the leased rows as claim() does: the caller sends exactly these."""
-        now = self.now()
-        which = (D.id.in_(ids), D.mode == self.mode, D.destination.in_(destinations),
-                 or_(D.lease_until.is_(None), D.lease_until < now))
-        lease_until = now + timedelta(seconds=self.policy.lease_seconds)
+        now are left to it, and with `seen` a row whose attempts are no longer `seen` (sent meanwhile).
+        Returns the leased rows as claim() does: the caller sends exactly these."""
+        now, ids = self.now(), list(ids)
         with self.writer.writing() as conn:
-            conn.execute(update(DELIVERIES).where(*which).values(
-                status=PENDING, outcome=None, next_attempt_at=now, retry_since=now, completed_at=None,
-                updated_at=now, lease_owner=owner, lease_until=lease_until))
-            return list(conn.execute(select(D.id, D.destination, D.payload, D.attempts, D.retry_since)
-                                     .where(D.id.in_(ids), D.lease_owner == owner)))
+            params = {"ids": ids, "_mode": self.mode, "destinations": list(destinations), "now": now,
+                      "owner": owner, "until": self._lease_until(now)}
+            if seen is None:
+                conn.execute(sql.LEASE_AGAIN, params)
+            else:  # only while the row has the attempts the operator saw
+                conn.execute(sql.LEASE_AGAIN_SEEN, {**params, "seen": seen})
+            return list(conn.execute(sql.LEASED, {"ids": ids, "owner": owner}))

@@ -111,6 +111,7 @@ class WorkerHeartbeat(Base):
     seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     last_claim_at: Mapped[datetime | None] = mapped_column(DateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime)  # set on a clean stop
+    mode: Mapped[str] = mapped_column(String(8), default="live", server_default="live")  # live or sandbox
 
 
 class AlertRecord(Base):
@@ -167,9 +168,3 @@ GATES, OPERATOR_LOG = DestinationGate.__table__, OperatorAction.__table__
 HEARTBEATS, ALERTS = WorkerHeartbeat.__table__, AlertRecord.__table__
 CONSOLE_SESSIONS, LOGIN_FAILURES = ConsoleSession.__table__, LoginFailure.__table__
 
-
-def row_dict(row):
-    """A Core row or mapping as plain JSON-able values, datetimes as ISO 8601 UTC."""
-    mapping = row._mapping if hasattr(row, "_mapping") else row
-    return {key: (value.isoformat() + "Z" if isinstance(value, datetime) else value)
-            for key, value in mapping.items()}

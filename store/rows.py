@@ -35,6 +35,10 @@ class Planned:
     campaign: str | None
     options: dict
     payload: dict
+    answered_by: tuple = ()  # asks() of every earlier delivery that answers this one; () = its own alone
+
+    def answerable_by(self):
+        return set(self.answered_by) or {asks(self.payload, self.target)}
 
 
 @dataclass(frozen=True)

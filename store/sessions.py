@@ -10,13 +10,8 @@ keeps failing waits longer and longer, while the operator elsewhere logs in as u
 
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from store import statements as sql
 
-from store.models import CONSOLE_SESSIONS, LOGIN_FAILURES
-
-S, F = CONSOLE_SESSIONS.c, LOGIN_FAILURES.c
-INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 FREE_FAILURES = 4  # wrong passwords a client makes before its first lock
 FIRST_LOCK_SECONDS = 60  # the lock after the 5th wrong password, doubled after each further one
 MAX_LOCK_SECONDS = 3600
@@ -41,29 +36,24 @@ class ConsoleSessions:
         """A new session valid for `lifetime` (a timedelta); sessions ended or expired are forgotten."""
         now = self.now()
         with self.writer.writing() as conn:
-            conn.execute(delete(CONSOLE_SESSIONS).where(or_(S.ended_at.is_not(None), S.expires_at <= now)))
-            conn.execute(CONSOLE_SESSIONS.insert().values(id=digest, created_at=now,
-                                                          expires_at=now + lifetime))
+            conn.execute(sql.FORGET_SESSIONS, {"now": now})
+            conn.execute(sql.START_SESSION, {"id": digest, "created_at": now, "expires_at": now + lifetime})
 
     def find(self, digest):
         """{search_address} of a live session (not ended, not expired), or None."""
-        live = (S.id == digest, S.ended_at.is_(None), S.expires_at > self.now())
-        query = select(S.search_address).where(*live)
         with self.writer.reading() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else dict(row._mapping)
+            row = conn.execute(sql.LIVE_SESSION, {"id": digest, "now": self.now()}).mappings().first()
+        return None if row is None else dict(row)
 
     def remember_search(self, digest, address):
         """Keep the address the operator searched for with their session."""
         with self.writer.writing() as conn:
-            conn.execute(update(CONSOLE_SESSIONS).where(S.id == digest)
-                         .values(search_address=address or None))
+            conn.execute(sql.REMEMBER_SEARCH, {"_id": digest, "address": address or None})
 
     def end(self, digest):
         """Log out: the session (and its searched address) is over, whoever holds a copy of the cookie."""
         with self.writer.writing() as conn:
-            conn.execute(update(CONSOLE_SESSIONS).where(S.id == digest, S.ended_at.is_(None))
-                         .values(ended_at=self.now(), search_address=None))
+            conn.execute(sql.END_SESSION, {"_id": digest, "now": self.now()})
 
 
 class LoginFailures:
@@ -80,21 +70,18 @@ class LoginFailures:
         file on SQLite), means parallel guesses cannot all slip in before the first one is counted."""
         now = self.now()
         with self.writer.writing() as conn:
-            conn.execute(delete(LOGIN_FAILURES).where(F.last_at < now - QUIET,
-                                                      or_(F.locked_until.is_(None), F.locked_until <= now)))
-            conn.execute(INSERTS[conn.dialect.name](LOGIN_FAILURES)
-                         .values(client=client, failures=0, last_at=now).on_conflict_do_nothing())
-            row = conn.execute(select(F.failures, F.locked_until).where(F.client == client)
-                               .with_for_update()).one()
+            conn.execute(sql.FORGET_QUIET_CLIENTS, {"quiet_since": now - QUIET, "now": now})
+            conn.execute(sql.NEW_CLIENT[conn.dialect.name], {"client": client, "failures": 0, "last_at": now})
+            row = conn.execute(sql.CLIENT_LOCKED, {"client": client}).one()
             if row.locked_until is not None and row.locked_until > now:
                 return (row.locked_until - now).total_seconds()
             failures = row.failures + 1
             lock = lock_seconds(failures)
-            conn.execute(update(LOGIN_FAILURES).where(F.client == client).values(
-                failures=failures, last_at=now, locked_until=now + timedelta(seconds=lock) if lock else None))
+            conn.execute(sql.COUNT_FAILURE, {"_client": client, "failures": failures, "last_at": now,
+                                             "locked_until": now + timedelta(seconds=lock) if lock else None})
         return 0
 
     def forget(self, client):
         """The client logged in: its count starts again from zero."""
         with self.writer.writing() as conn:
-            conn.execute(delete(LOGIN_FAILURES).where(F.client == client))
+            conn.execute(sql.FORGET_CLIENT, {"client": client})

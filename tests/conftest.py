@@ -4,8 +4,8 @@ import pytest
 
 from app import create_app
 from tests.fakes import JustClickFake, MailkitFake
+from tests.helpers import TOKEN
 
-TOKEN = "tok-primary-0123456789"
 # Every table a PostgreSQL test may have left rows in (a breaker left open would starve the next test).
 TRUNCATE_ALL = ("TRUNCATE attempts, deliveries, webhook_requests, destination_gates, alerts, worker_heartbeats, "
                 "operator_log, console_sessions, login_failures")
@@ -37,16 +37,13 @@ def mailkit():
 
 @pytest.fixture(autouse=True)
 def reap_spawned():
-    """Whatever a test spawned (tests/test_processes.py spawn) and did not stop is killed when it ends: a
-    worker left running would take rows from the next test's database."""
-    from tests.test_processes import SPAWNED
-    before = len(SPAWNED)  # module fixtures (a shared gunicorn) spawned theirs before this: they stay
+    """Whatever a test started (tests/procs.py spawn) and did not stop is killed when it ends: a worker left
+    running would take rows from the next test's database."""
+    from tests import procs
+    before = set(procs.STARTED)  # module fixtures (a shared gunicorn) started theirs before this: they stay
     yield
-    while len(SPAWNED) > before:
-        proc = SPAWNED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    for proc in [p for p in procs.STARTED if p not in before]:
+        procs.kill(proc)
 
 
 @pytest.fixture(autouse=True)

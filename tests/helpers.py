@@ -1,4 +1,4 @@
-"""One helper that builds a webhook request in any shape a sender uses."""
+"""One helper that builds a webhook request in any shape a caller (Zapier, a form, a script) uses."""
 
 import base64
 import hashlib

@@ -17,7 +17,7 @@ from masking import mask
 from store.models import ALERTS, GATES
 from tests.conftest import FakeClock, make_worker, store_of
 from tests.test_outages import queue
-from tests.test_processes import spawn, wait_for
+from tests.procs import spawn, wait_for
 
 SECRET_EMAIL = "jane.doe@example.com"
 FAILING_ONE = "unsub-relay: justclick failing: configuration (1 delivery)"
@@ -284,3 +284,18 @@ def test_mask(text, masked):
 ], ids=["bare", "with-query", "own-timeout"])
 def test_with_timeouts(url, sent):
     assert with_timeouts(url) == sent
+
+
+@pytest.mark.parametrize("reachable, counted", [(True, 1), (False, 0)], ids=["accepted", "refused"])
+def test_alerts_sent_counts_what_a_service_accepted(receiver, reachable, counted):
+    from prometheus_client import REGISTRY
+
+    from delivery.notify import Message, Notifier
+
+    def sent():
+        return REGISTRY.get_sample_value("unsub_relay_alerts_sent_total", {"event": "counted_test"}) or 0.0
+    before = sent()
+    notifier = Notifier([receiver.url if reachable else "json://127.0.0.1:1/nobody"])
+    notifier.send(Message("counted_test:justclick", "title", "body"))
+    assert notifier.flush(10)
+    assert sent() - before == counted

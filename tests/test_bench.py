@@ -9,12 +9,14 @@ import time
 
 import pytest
 
-from bench import bulk, cpu, growth, procs, report, stages
+from bench import bulk, cpu, growth, pgpath, pgwire, procs, report, stages, tls
 from bench.load import parse_wrk
 from bench.upstream import lead_email, stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONTENDERS = ("unsub-relay", "naive forwarder", "pooled forwarder", "bare Flask")
+CONTENDERS = ("unsub-relay (SQLite)", "unsub-relay (PostgreSQL)", "naive forwarder", "pooled forwarder",
+              "bare Flask")
+MATRIX = [(name, scheme) for scheme in ("plain", "https") for name in CONTENDERS[:4]]
 
 WRK_OUT = """Running 1s test @ http://127.0.0.1:1/hook
   Latency Distribution
@@ -25,23 +27,44 @@ WRK_OUT = """Running 1s test @ http://127.0.0.1:1/hook
 """
 
 
+def _table_rows(lines, title):
+    """The rows of the table under a markdown heading, as lists of stripped cells."""
+    start = lines.index(title)
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        rows.append([cell.strip() for cell in line.split("|")[1:-1]])
+    return rows[2:]  # past the header and the alignment row
+
+
 @pytest.mark.slow
-def test_benchmark_smoke(tmp_path):
+@pytest.mark.postgres
+def test_benchmark_smoke(pg_database, tmp_path):
     out = tmp_path / "RESULTS.md"
     path = f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"
+    admin = pg_database.rsplit("/", 1)[0] + "/postgres"
     run = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": path})
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PATH": path, "BENCH_DATABASE_URL": admin})
     assert run.returncode == 0, run.stderr[-3000:]
-    report_text = out.read_text()
-    rows = {}
-    for line in report_text.splitlines():  # the first table: the fast contest
-        if line.startswith("| "):
-            rows.setdefault(line.split("|")[1].strip(), line.split("|")[1:-1])
-    for name in CONTENDERS:
-        cells = [cell.strip() for cell in rows[name]]
-        assert cells[-1] == "0", cells  # no errors from any contender
-        assert float(cells[4].split()[0]) > 0, cells  # CPU µs per request was measured
-    assert "| 50 | 50 |" in report_text  # the whole backlog was delivered
+    lines = out.read_text().splitlines()
+    matrix = {(cells[0], cells[1]): cells
+              for cells in _table_rows(lines, "## Fast upstream: SQLite and PostgreSQL, plain and HTTPS")}
+    assert set(matrix) == set(MATRIX)
+    for (name, _), cells in matrix.items():
+        assert float(cells[3].split()[0]) > 0, cells  # CPU µs per webhook was measured
+        postgres = float(cells[4].split()[0]) if "PostgreSQL" in name else None
+        assert postgres is None or 0 < postgres < float(cells[3].split()[0]), cells
+    for title, names in (("## Fast upstream, plain HTTP", CONTENDERS),
+                         ("## Fast upstream, HTTPS (a throwaway CA, trusted through REQUESTS_CA_BUNDLE)",
+                          CONTENDERS[:4])):
+        rows = {cells[0]: cells for cells in _table_rows(lines, title)}
+        assert set(rows) == set(names)
+        assert all(cells[-1] == "0" for cells in rows.values()), rows  # no errors from any contender
+    assert "| 50 | 50 |" in lines[lines.index("## Backlog drained by one worker (upstream at 50 ms)") + 4]
 
 
 @pytest.mark.parametrize("extra, answered, errors", [
@@ -159,6 +182,41 @@ def test_profile_attributes_every_stage(tmp_path):
     assert "Failures: 0." in "\n".join(lines)
 
 
+VENV = os.path.join(ROOT, ".venv/lib/python3.11/site-packages")
+
+
+@pytest.mark.parametrize("key, found", [
+    (stages.SOCKET_READ, stages.UPSTREAM_WAIT),
+    ((f"{VENV}/psycopg/connection.py", 479, "wait"), stages.DATABASE_WAIT),
+    ((f"{VENV}/psycopg/_cursor_base.py", 583, "_send_query_prepared"), "psycopg (driver)"),
+    (("~", 0, "<method 'execute' of 'psycopg_binary._psycopg.PGconn' objects>"), "psycopg (driver)"),
+    (("~", 0, "<built-in method builtins.len>"), "C built-ins (any caller)"),
+    ((f"{VENV}/sqlalchemy/engine/base.py", 1, "execute"), "SQLAlchemy"),
+    ((f"{VENV}/urllib3/connectionpool.py", 1, "urlopen"), "HTTP client (urllib3, http.client, ssl)"),
+    ((f"{ROOT}/store/ledger.py", 1, "accept"), "unsub-relay"),
+    (("/usr/lib/python3.11/json/decoder.py", 1, "decode"), "Python standard library"),
+], ids=["upstream-wait", "database-wait", "psycopg", "psycopg-c", "builtin", "sqlalchemy", "urllib3", "app",
+        "stdlib"])
+def test_library_of_a_function(key, found):
+    assert stages.library(key) == found
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_library_section_on_both_databases(pg_database, monkeypatch, tmp_path):
+    monkeypatch.setattr(procs, "PG_ADMIN", pg_database.rsplit("/", 1)[0] + "/postgres")
+    children = procs.Procs(str(tmp_path))
+    with pgpath.throwaway_database() as (url, _):
+        try:
+            lines = stages.library_section(children, 10, {"SQLite": None, "PostgreSQL": url})
+        finally:
+            children.stop_all()
+    rows = {cells[0]: cells for cells in _table_rows(lines, lines[0])}
+    assert rows["psycopg (driver)"][1] == "0 (0%)" and float(rows["psycopg (driver)"][2].split()[0]) > 0
+    assert float(rows[stages.DATABASE_WAIT][2].split()[0]) > 0
+    assert "Failures: 0." in lines
+
+
 # --- ledger growth ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("plan, verdict", [
@@ -271,3 +329,117 @@ def test_imports_runs_every_step_on_both_databases(pg_database, monkeypatch, tmp
         assert steps[db, "import"][5:9] == ["300", "282", "15", "3"], steps[db, "import"]
         assert steps[db, "again"][5:9] == ["300", "0", "297", "3"], steps[db, "again"]
         assert 0 < float(steps[db, "import"][9]) < 200
+
+
+# --- HTTPS upstream --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    return tls.make_certs(str(tmp_path_factory.mktemp("tls")))
+
+
+def _justclick_call(port, verify):
+    import requests
+
+    return requests.post(f"https://127.0.0.1:{port}/bench/api/DeleteSubscribe", data={"lead_email": "a@b.c"},
+                         verify=verify, timeout=10)
+
+
+@pytest.mark.slow
+def test_https_upstream_is_trusted_through_the_throwaway_ca_only(certs, tmp_path):
+    import requests
+
+    children = procs.Procs(str(tmp_path))
+    try:
+        port = procs.upstream(children, 0.0, certs=certs)
+        assert _justclick_call(port, certs.ca).json()["error_code"] == 0
+        with pytest.raises(requests.exceptions.SSLError):
+            _justclick_call(port, True)  # certifi's roots: the throwaway CA is trusted by nobody else
+    finally:
+        children.stop_all()
+
+
+@pytest.mark.parametrize("certified, scheme, bundle", [
+    (False, "http://", None),
+    (True, "https://", "ca.pem"),
+], ids=["plain", "https"])
+def test_service_env_trusts_the_ca_for_https(certs, certified, scheme, bundle):
+    env = procs.service_env(1234, "sqlite://", 5678, certs=certs if certified else None)
+    assert env["JUSTCLICK_API_URL"].startswith(scheme + "127.0.0.1:1234/")
+    trusted = env.get("REQUESTS_CA_BUNDLE")
+    assert (os.path.basename(trusted) if trusted else None) == bundle
+
+
+# --- PostgreSQL path -------------------------------------------------------------------------------
+
+def _message(kind, *strings, tail=b""):
+    """A frontend message body as the driver sends it: NUL-terminated strings, then whatever follows."""
+    return kind, b"".join(text.encode() + b"\0" for text in strings) + tail
+
+
+@pytest.mark.parametrize("messages, events", [
+    ([_message(b"Q", "BEGIN")], [("query", "BEGIN")]),
+    ([_message(b"P", "", "SELECT 1", tail=b"\0\0"), _message(b"B", "", "", tail=b"\0\0"),
+      _message(b"E", "", tail=b"\0\0\0\0"), (b"S", b"")],
+     [("execute", "SELECT 1"), ("sync", "")]),
+    ([_message(b"P", "_pg3_0", "SELECT 2", tail=b"\0\0"), _message(b"P", "", "SELECT 3", tail=b"\0\0"),
+      _message(b"B", "", "_pg3_0", tail=b"\0\0"), _message(b"E", "", tail=b"\0\0\0\0")],
+     [("execute", "SELECT 2")]),
+    ([(b"D", b"P\0"), (b"H", b"")], []),
+], ids=["simple-query", "extended-unnamed", "prepared-by-name", "describe-and-flush-ignored"])
+def test_wire_tap_reads_messages(messages, events):
+    conn = pgwire.Connection(1)
+    assert [event for kind, body in messages if (event := conn.read(kind, body))] == events
+
+
+@pytest.mark.parametrize("text, name", [
+    ("BEGIN", "BEGIN"),
+    ("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest($1::BIGINT[]) AS k ORDER BY 1) AS s",
+     "SELECT pg_advisory_xact_lock"),
+    ("SELECT g.destination, g.state\n FROM destination_gates AS g WHERE g.destination = $1 FOR UPDATE",
+     "SELECT destination_gates FOR UPDATE"),
+    ("INSERT INTO attempts (a, b) VALUES ($1, $2) RETURNING attempts.id", "INSERT INTO attempts RETURNING"),
+    ("UPDATE deliveries SET status=$1 WHERE deliveries.id = $2", "UPDATE deliveries"),
+    ("savepoint sa_1", "SAVEPOINT"),
+], ids=["begin", "function", "for-update", "insert-returning", "update", "savepoint"])
+def test_statement_label(text, name):
+    assert pgwire.label(text) == name
+
+
+def test_wire_summary_per_webhook():
+    events = [(0, 1, "connect", ""), (0, 1, "query", "BEGIN"), (0, 1, "execute", "SELECT 1"),
+              (0, 1, "sync", ""), (0, 1, "query", "COMMIT")]
+    assert pgwire.summary(events, 2) == {"round trips": 1.5, "statements": 1.5, "commits": 0.5,
+                                         "connections opened": 0.5}
+    assert pgwire.by_statement(events, 2) == {"BEGIN": 0.5, "SELECT 1": 0.5, "COMMIT": 0.5}
+
+
+@pytest.mark.postgres
+def test_backends_cpu_counts_the_work_of_a_connection_opened_in_the_run(pg_database):
+    import psycopg
+
+    backends = pgpath.Backends(pgpath.database_name(pg_database))
+    try:
+        with backends.measuring() as figures, psycopg.connect(pg_database) as conn:
+            conn.execute("SELECT count(*) FROM generate_series(1, 2000000)").fetchone()
+    finally:
+        backends.close()
+    assert figures["backends_started"] == 1
+    assert figures["cpu_seconds"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_roundtrips_list_one_webhook_and_count_per_webhook(pg_database, monkeypatch, tmp_path):
+    monkeypatch.setattr(procs, "PG_ADMIN", pg_database.rsplit("/", 1)[0] + "/postgres")
+    children = procs.Procs(str(tmp_path))
+    try:
+        lines = pgpath.section(children, 10, concurrencies=(1, 4), split=(1, 8))
+    finally:
+        children.stop_all()
+    assert "(answer 200;" in "\n".join(lines)
+    alone = _table_rows(lines, next(line for line in lines if line.startswith("One webhook sent alone")))
+    assert [cells[3] for cells in alone].count("COMMIT") >= 1, alone
+    per_webhook = _table_rows(lines, next(line for line in lines if line.startswith("Per webhook over")))
+    assert [(cells[0], cells[1]) for cells in per_webhook] == [("1", "10 (0 errors)"), ("4", "12 (0 errors)")]
+    assert all(float(cells[2]) > 0 for cells in per_webhook)  # round trips were seen

@@ -276,7 +276,8 @@ def test_parse_cursor(text, expected):
                                                (172800, "2.0 days"), (-5, "0 s")],
                          ids=["zero", "seconds", "minutes", "hours", "days", "negative"])
 def test_age(seconds, expected):
-    assert formats.age(seconds) == expected
+    from edge.formats import age
+    assert age(seconds) == expected
 
 
 @pytest.mark.parametrize("age, expected", [

@@ -51,6 +51,18 @@ def test_replaying_one_delivery_sends_that_one_only(backlog, justclick, replay):
     assert len(app.extensions["operations"].find(status="pending", limit=100)) == QUEUED
 
 
+def test_a_double_click_on_replay_sends_once(backlog, justclick):
+    """Both posts carry what the page showed (its attempts): the second finds the row sent since, and leaves it."""
+    import re
+    app, client, failed = backlog
+    page = client.get(f"/console/deliveries/{failed[0]}")
+    shown = re.search(r'name="attempts" value="(\d+)"', page.get_data(as_text=True)).group(1)
+    form = {"csrf_token": csrf_of(page), "attempts": shown}
+    answers = [client.post(f"/console/deliveries/{failed[0]}/replay", data=form) for _ in range(2)]
+    assert [a.status_code for a in answers] == [303, 303] and len(justclick.requests) == 1
+    assert "Not replayed: it was sent meanwhile" in client.get(answers[1].location).get_data(as_text=True)
+
+
 def test_replaying_every_failed_one_sends_those_only(backlog, justclick):
     app, _, failed = backlog
     result = app.test_cli_runner().invoke(args=["deliveries", "replay", "--failed"])

@@ -30,13 +30,15 @@ def mailkit_sent(mailkit):
 
 @pytest.mark.parametrize("bodies, calls", [
     ([{"email": X, "timeout_days": 14}, {"email": X}, {"email": X}], 2),
-    ([{"email": X}, {"email": X, "timeout_days": 14}], 2),
+    ([{"email": X}, {"email": X, "timeout_days": 14}], 1),
+    ([{"email": X, "ID_send_message": "77"}, {"email": X, "timeout_days": 14}], 2),
     ([{"email": X}, {"email": X, "send_optout": False}], 2),
     ([{"email": X}, {"email": X, "ID_send_message": "77"}], 2),
     ([{"email": X}, {"email": X.lower()}, {"email": X.upper()}], 1),
     ([{"email": X, "timeout_days": 30}, {"email": X.lower(), "timeout_days": 30}], 1),
     ([{"email": X}, {"email": "john.doe@example.com"}], 2),
-], ids=["temporary-never-answers-permanent", "permanent-never-answers-temporary", "optout-mail-differs",
+], ids=["temporary-never-answers-permanent", "permanent-answers-a-later-temporary",
+        "permanent-of-another-campaign-does-not", "optout-mail-differs",
         "campaign-differs", "case-variants-merge", "same-temporary-any-case", "another-address"])
 def test_mailkit_dedup_by_what_is_asked(store_app, mailkit, bodies, calls):
     mailkit.subscribe(X)
@@ -57,6 +59,16 @@ def test_justclick_dedup_by_what_is_asked(store_app, justclick, bodies, calls):
     justclick.groups["VIP"] = {X}
     send_all(store_app, "justclick", bodies)
     assert len(justclick.requests) == calls
+
+
+def test_not_found_answers_only_its_own_spelling(store_app, justclick):
+    """The vendor said "not found" for Jane.Doe@: it was not asked about jane.doe@, which is sent."""
+    justclick.subscribe(X.lower(), "Main")  # the vendor holds the lower-case spelling only
+    client = store_app.test_client()
+    first, again, other = (post(client, {"email": e}, route="justclick").json for e in (X, X, X.lower()))
+    assert [a["status"] for a in (first, again, other)] == ["not_subscribed", "not_subscribed", "unsubscribed"]
+    assert again["results"][0]["delivery_id"] == first["results"][0]["delivery_id"]  # the same spelling: merged
+    assert len(justclick.requests) == 2 and X.lower() not in justclick.groups["Main"]
 
 
 def test_the_address_is_sent_as_it_came(store_app, mailkit):

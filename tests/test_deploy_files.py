@@ -1,5 +1,5 @@
-"""The deploy descriptors (app.json, render.yaml) parse, run exactly the Procfile's commands, and describe
-every setting the README documents."""
+"""The deploy descriptors (app.json, render.yaml) parse and run exactly the Procfile's commands; the README
+opens with the commands CI runs, and its settings table, app.json and the code name the same variables."""
 
 import json
 import re
@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_processes import procfile
+from sandbox.setup import sandbox_env
+from settings import load_settings
+from tests.procs import procfile
+from tests.test_structure import SOURCES
 
 ROOT = Path(__file__).resolve().parent.parent
 # Heroku's dyno sizes (its app.json schema); formation entries may name only these.
@@ -18,6 +21,8 @@ APP_JSON_ENV_KEYS = {"description", "value", "required", "generator"}
 # Set by the platform, never by app.json: declaring them would clash with what the platform sets.
 HEROKU_PROVIDED = {"PORT": "the router assigns it", "DATABASE_URL": "the heroku-postgresql add-on sets it"}
 RENDER_SOURCES = {"value", "generateValue", "sync", "fromDatabase", "fromService"}
+# Documented settings that libraries read rather than our code.
+LIBRARY_READS = {"HTTPS_PROXY": "urllib's proxy settings", "NO_PROXY": "urllib's proxy settings"}
 
 
 def readme_settings(markdown):
@@ -29,19 +34,6 @@ def readme_settings(markdown):
             first_cell = line.split("|")[1]
             names.extend(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell))
     return names
-
-
-@pytest.mark.parametrize("table, expected", [
-    ("| `JUSTCLICK_LOGIN` | | Your login. |", ["JUSTCLICK_LOGIN"]),
-    ("| `HTTPS_PROXY`, `NO_PROXY` | | Proxy. |", ["HTTPS_PROXY", "NO_PROXY"]),
-    ("| `REQUESTS_CA_BUNDLE` (or `CURL_CA_BUNDLE`) | certifi's | CA. |",
-     ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]),
-    ("| `MAILKIT_TRANSPORT` | `json` | `json` or `xmlrpc`; see `MAILKIT_API_URL`. |", ["MAILKIT_TRANSPORT"]),
-    ("| variable | default | meaning |\n|---|---|---|", []),
-], ids=["one", "two in a cell", "an alternative", "later cells ignored", "header"])
-def test_readme_settings_reads_the_first_cell(table, expected):
-    markdown = f"# x\n\n## Configuration\n\n{table}\n\n## Routes\n\n| `NOT_A_SETTING` | |\n"
-    assert readme_settings(markdown) == expected
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +49,58 @@ def blueprint():
 @pytest.fixture(scope="module")
 def commands():
     return {name: command.strip() for name, command in procfile().items()}
+
+
+class Reads(dict):
+    """An empty environment that records every name looked up in it."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = set()
+
+    def get(self, name, default=None):
+        self.names.add(name)
+        return default
+
+    def __getitem__(self, name):
+        self.names.add(name)
+        raise KeyError(name)
+
+    def __contains__(self, name):
+        self.names.add(name)
+        return False
+
+
+def variables_the_code_reads():
+    """What settings and the sandbox read from their environment, and every `os.environ` look-up by name
+    elsewhere (gunicorn.conf.py, the CA bundle, metrics)."""
+    env = Reads()
+    sandbox_env(env, "instance")
+    load_settings(env)
+    sources = [*SOURCES.values(), (ROOT / "gunicorn.conf.py").read_text()]
+    literal = r"os\.(?:environ\.get\(|environ\[|getenv\()\s*[\"']([A-Z][A-Z0-9_]*)[\"']"
+    return env.names | {name for source in sources for name in re.findall(literal, source)}
+
+
+def test_the_readme_opens_with_the_commands_ci_runs():
+    import app as entry  # what `flask --app app` loads
+    run, test = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(), re.S)[:2]
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert test == ci, ".ci/run must run the README's test command exactly"
+    assert run == ci.rsplit(" && ", 1)[0] + " && .venv/bin/flask --app app sandbox"
+    assert "sandbox" in entry.app.cli.commands
+
+
+def test_the_settings_table_names_what_the_code_reads():
+    documented = set(readme_settings((ROOT / "README.md").read_text()))
+    read = variables_the_code_reads()
+    assert sorted(read - documented) == [], "read by the code, missing from the README's Configuration table"
+    assert sorted(documented - read - set(LIBRARY_READS)) == [], "in the README's table, read by nothing"
+
+
+def test_app_json_declares_every_setting_the_platform_does_not(app_json):
+    documented = set(readme_settings((ROOT / "README.md").read_text()))
+    assert sorted(set(app_json["env"]) ^ (documented - set(HEROKU_PROVIDED))) == []
 
 
 def test_app_json_runs_the_procfile_processes(app_json, commands):
@@ -80,11 +124,6 @@ def test_app_json_env_entries_are_well_formed(app_json):
         assert isinstance(entry.get("value", ""), str), name
         assert isinstance(entry.get("required", False), bool), name
     assert not set(app_json["env"]) & set(HEROKU_PROVIDED)
-
-
-@pytest.mark.parametrize("name", readme_settings((ROOT / "README.md").read_text()))
-def test_every_readme_setting_is_in_app_json(app_json, name):
-    assert name in app_json["env"] or name in HEROKU_PROVIDED, f"describe {name} in app.json's env"
 
 
 def services_by_type(blueprint):

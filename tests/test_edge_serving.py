@@ -11,7 +11,7 @@ from links.make import make_link
 from links.tokens import LinkSigner
 from serving.worker import ConnectionCap, per_client_cap
 from tests.conftest import TOKEN
-from tests.test_processes import _up, free_port, procfile, spawn, wait_for
+from tests.procs import free_port, procfile, spawn, up as _up, wait_for
 from tests.test_serving import BODY_TIMEOUT, MAX_BODY, exchange, read_answer, start_web
 
 SECRET = "link-secret-for-the-tests-0123456789abcdef"
@@ -19,10 +19,12 @@ IDLE_CLIENT = "127.0.0.3"  # loopback, another address than the webhook's 127.0.
 CONNECTIONS = 100
 
 
-@pytest.mark.parametrize("worker_connections, cap", [(1000, 100), (100, 10), (5, 1)],
-                         ids=["default", "small", "tiny"])
-def test_per_client_cap(worker_connections, cap):
-    assert per_client_cap(worker_connections) == cap
+@pytest.mark.parametrize("worker_connections, hops, cap", [
+    (1000, "0", 100), (100, "0", 10), (5, "0", 1), (1000, "1", None), (1000, "", None), (1000, "2", None),
+], ids=["default", "small", "tiny", "behind-a-proxy", "default-hops", "two-proxies"])
+def test_per_client_cap(worker_connections, hops, cap):
+    """Only where the TCP peer is the client: behind a proxy every connection's peer is the proxy."""
+    assert per_client_cap(worker_connections, {"TRUSTED_PROXY_HOPS": hops}) == cap
 
 
 def test_connection_cap_counts_each_client_apart():
@@ -61,9 +63,9 @@ def answered(sockets, expected, timeout=15.0):
 def test_one_client_holds_at_most_its_share_of_a_worker(env, tmp_path, justclick):
     port = free_port()
     web = spawn(procfile()["web"], {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "AUTO_MIGRATE": "1",
-                                    "GUNICORN_CONNECTIONS": str(CONNECTIONS),
+                                    "GUNICORN_CONNECTIONS": str(CONNECTIONS), "TRUSTED_PROXY_HOPS": "0",
                                     "GUNICORN_CMD_ARGS": "--keep-alive 60"}, tmp_path, "web")  # idle stays
-    cap, sockets = per_client_cap(CONNECTIONS), []
+    cap, sockets = per_client_cap(CONNECTIONS, {"TRUSTED_PROXY_HOPS": "0"}), []
     try:
         assert wait_for(lambda: _up(f"http://127.0.0.1:{port}"), 60), (tmp_path / "web.log").read_text()
         sockets = idle_sockets(port, 3 * CONNECTIONS)
@@ -77,7 +79,7 @@ def test_one_client_holds_at_most_its_share_of_a_worker(env, tmp_path, justclick
         web.terminate()
         web.wait(30)
     assert len(refused) == len(sockets) - cap  # the client's share stays open and idle, the rest is refused
-    assert all(a.startswith(b"HTTP/1.1 429 ") and b'"status": "invalid"' in a for a in answers)
+    assert all(a.startswith(b"HTTP/1.1 429 ") and b'"status": "rate_limited"' in a for a in answers)
     assert hook.status_code == 200 and len(justclick.requests) == 1  # another client is served meanwhile
 
 

@@ -113,8 +113,8 @@ def test_one_bad_job_fails_alone_in_a_group_commit(store_app, store_env):
 
 
 def test_a_job_that_raises_is_rolled_back_alone(store_app):
-    """A job that fails in its own code (not the database's) is rolled back to its savepoint and its caller
-    gets the error; the jobs sharing its transaction commit."""
+    """A job that fails in its own code (not the database's) is rolled back and its caller gets the error;
+    the jobs written at the same time commit."""
     from sqlalchemy import insert, select
 
     from store import utcnow
@@ -130,7 +130,7 @@ def test_a_job_that_raises_is_rolled_back_alone(store_app):
             return n
         start.wait()
         try:
-            results[n] = writer.combined(work)
+            results[n] = writer.transaction(work)
         except RuntimeError as exc:
             results[n] = str(exc)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import make_worker
-from tests.test_processes import wait_for
+from tests.procs import wait_for
 
 
 @pytest.mark.parametrize("overrides, texts, absent", [

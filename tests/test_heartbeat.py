@@ -10,7 +10,7 @@ from sqlalchemy import select
 from store.models import HEARTBEATS
 from tests.conftest import FakeClock, make_worker, store_of
 from tests.test_outages import queue
-from tests.test_processes import wait_for
+from tests.procs import wait_for
 
 
 def heartbeats(app):

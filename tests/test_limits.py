@@ -29,9 +29,11 @@ ONE_CLICK = {"List-Unsubscribe": "One-Click"}
     ("fe80::1%eth0", "fe80::/64"),
     ("", "unknown"),
     (None, "unknown"),
-    ("not-an-address", "not-an-address"),
+    ("not-an-address", "unknown"),
+    ("198.051.100.077", "unknown"),
+    ("[2001:db8:1:2::1]", "2001:db8:1:2::/64"),
 ], ids=["ipv4", "ipv6", "ipv6-same-64", "ipv6-next-64", "ipv4-mapped", "zone-index", "empty", "none",
-        "no-ip"])
+        "no-ip", "leading-zeros", "bracketed"])
 def test_client_key(address, key):
     assert client_key(address) == key
 

@@ -4,8 +4,9 @@ import time
 
 import pytest
 
-from links.make import link_url, list_unsubscribe_headers, make_link, parse_duration
+from links.make import link_url, list_unsubscribe_headers, make_link
 from links.tokens import InvalidLink, LinkClaims, LinkSigner
+from schemas.fields import parse_duration
 
 SIGNER = LinkSigner("unsub-relay-test-vector-secret-0001")
 NOW = 1_800_000_000
@@ -27,6 +28,13 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_refuses(text):
     with pytest.raises(ValueError, match="duration|365d"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("text, seconds", [("0", 0), ("0d", 0), ("90d", 90 * 86400)],
+                         ids=["bare-zero", "zero-days", "days"])
+def test_parse_duration_may_allow_zero(text, seconds):
+    """Purge ages and import windows may be zero (`flask deliveries purge --older-than 0`); link expiries not."""
+    assert parse_duration(text, zero=True) == seconds
 
 
 @pytest.mark.parametrize("public_url, url", [
@@ -85,10 +93,16 @@ def test_make_link_uses_the_clock_by_default():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"target": "not-an-address"}, "target must be"),
-    ({"target": "a@example.com", "to": "nowhere"}, "to must be"),
-    ({"target": "a@example.com", "to": "mailkit", "group": "G"}, "group applies"),
+    ({"target": "a@example.com", "to": "nowhere"}, "to must be one of all, justclick, mailkit"),
+    ({"target": "+420777123456", "to": "justclick"},
+     "JustClick takes email addresses only: a phone number needs to=all or to=mailkit"),
+    ({"target": "a@example.com", "to": "mailkit", "group": "G"},
+     r"a group applies to JustClick only \(to=all or to=justclick\)"),
+    ({"target": "a@example.com", "to": "justclick", "campaign": "1"},
+     r"a campaign applies to Mailkit only \(to=all or to=mailkit\)"),
     ({"target": "a@example.com", "public_url": "example.com"}, "PUBLIC_URL"),
-], ids=["bad-target", "bad-destination", "group-for-mailkit", "bad-public-url"])
+], ids=["bad-target", "unregistered-destination", "phone-for-justclick", "group-for-mailkit",
+        "campaign-for-justclick", "bad-public-url"])
 def test_make_link_refuses_with_a_message_for_the_caller(kwargs, message):
     kwargs = {"public_url": "https://h", **kwargs}
     with pytest.raises(ValueError, match=message):

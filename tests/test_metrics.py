@@ -14,7 +14,7 @@ from metrics.hooks import prepare_directory
 from settings import load_settings
 from tests.conftest import make_worker
 from tests.helpers import TOKEN, post
-from tests.test_processes import _up, free_port, spawn, wait_for
+from tests.procs import free_port, spawn, up as _up, wait_for
 
 METRICS_TOKEN = "metrics-token-0123456789"
 BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}

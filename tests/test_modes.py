@@ -47,7 +47,7 @@ def test_a_worker_takes_only_rows_of_its_mode(apps, justclick, writer):
     assert make_worker(apps[other]).drain() == 0  # untouched: still pending, nobody called
     assert store_of(apps[other]).other_mode_pending() == 1
     assert store_of(apps[writer]).other_mode_pending() == 0
-    assert store_of(apps[other]).queries.oldest_pending_age() == 0.0
+    assert store_of(apps[other]).backlog() == (0, None)
     assert make_worker(apps[writer]).drain() == 1
     assert store_of(apps[other]).other_mode_pending() == 0
     assert (len(justclick.requests) == 1) == (writer == "live")  # the sandbox's row went to its simulator
@@ -87,3 +87,12 @@ def test_the_other_mode_is_not_seen(apps, justclick, action):
         assert json.loads(replayed) == {"replayed": 0}
         assert store_of(apps["live"]).queries.get(live_id)["status"] == "failed"
     assert len(justclick.requests) == 1  # only the live attempt reached the vendor's fake
+
+
+def test_a_sandbox_worker_is_not_the_live_worker(apps):
+    """Its heartbeat counts for the sandbox alone: the live /readyz (and the silent-worker alert) still see
+    no live worker, which is the truth: nothing delivers the live rows."""
+    from datetime import datetime
+    store_of(apps["sandbox"]).alerts.beat("sandbox-worker", "host", 1, datetime(2026, 1, 1), None)
+    seen = {name: app.extensions["operations"].worker_seen() for name, app in apps.items()}
+    assert seen["live"] is None and seen["sandbox"]["running"] == 1

@@ -12,7 +12,7 @@ from store.ledger import Planned
 from store.models import DELIVERIES
 from tests.conftest import TRUNCATE_ALL, TOKEN, FakeClock, make_worker, store_of
 from tests.helpers import post
-from tests.test_processes import spawn, wait_for
+from tests.procs import spawn, wait_for
 
 RATE = 50
 

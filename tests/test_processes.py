@@ -1,55 +1,25 @@
 """Real processes: the Procfile's web, worker and release lines; SIGKILL and SIGTERM; two workers."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
 from store.models import DELIVERIES
-from tests.conftest import TRUNCATE_ALL, make_worker, store_of
+from tests.conftest import TRUNCATE_ALL, FakeClock, make_worker, store_of
 from tests.helpers import TOKEN, post
+from tests.procs import free_port, procfile, spawn, up, wait_for
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPAWNED = []
 pytestmark = pytest.mark.slow
 
 
-def procfile():
-    with open(os.path.join(ROOT, "Procfile")) as f:
-        return dict(line.split(":", 1) for line in f.read().splitlines() if line.strip())
-
-
-def spawn(line, env, tmp_path, name):
-    """Start a Procfile line as the platform would: through a shell, in the project root."""
-    bindir = os.path.dirname(sys.executable)
-    full = {**os.environ, **env, "PATH": f"{bindir}:{os.environ['PATH']}", "FLASK_APP": "app"}
-    with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen(["bash", "-c", f"exec {line.strip()}"], cwd=ROOT, env=full,
-                                stdout=log, stderr=subprocess.STDOUT)
-    SPAWNED.append(proc)  # killed after the test if it is still running (conftest.reap_spawned)
-    return proc
-
-
-def wait_for(predicate, timeout=30.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def hold(fake, marker=b""):
+    """Hold every request to `fake` whose body contains `marker` until the returned event is set."""
+    release = threading.Event()
+    fake.on_request = lambda body: marker in body and release.wait(60)
+    return release
 
 
 def count(app, **where):
@@ -82,31 +52,33 @@ def test_release_web_and_worker_lines(env, tmp_path, justclick):
     release = spawn(lines["release"], env, tmp_path, "release")
     assert release.wait(60) == 0
     port = free_port()
-    web = spawn(lines["web"], {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8"},
+    # UPSTREAM_TIMEOUT long enough that the held call stays in flight until the test lets it go.
+    web = spawn(lines["web"], {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "UPSTREAM_TIMEOUT": "15"},
                 tmp_path, "web")
     worker = spawn(lines["worker"], env, tmp_path, "worker")
     base = f"http://127.0.0.1:{port}"
+    slow_body = b"slow%40example.com"
+    held = hold(justclick, slow_body)
     try:
-        assert wait_for(lambda: _up(base)), (tmp_path / "web.log").read_text()
+        assert wait_for(lambda: up(base)), (tmp_path / "web.log").read_text()
         justclick.subscribe("slow@example.com", "Main")
         justclick.subscribe("fast@example.com", "Main")
-        justclick.script["slow@example.com"] = "hang"
-        justclick.hang_seconds = 2.5
         slow = threading.Thread(target=requests.post, args=(f"{base}/hooks/justclick?token={TOKEN}",),
-                                kwargs={"json": {"email": "slow@example.com"}, "timeout": 30})
+                                kwargs={"json": {"email": "slow@example.com"}, "timeout": 60})
         slow.start()
-        time.sleep(0.2)
-        started = time.monotonic()
+        assert wait_for(lambda: any(slow_body in r["body"] for r in justclick.requests)), "never sent"
         fast = requests.post(f"{base}/hooks/justclick", json={"email": "fast@example.com"},
                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert fast.status_code == 200 and fast.json()["status"] == "unsubscribed"
-        assert time.monotonic() - started < 1.5  # the hanging upstream starved nobody
-        slow.join()
+        assert slow.is_alive()  # answered while the other webhook's upstream call still hung: nobody starved
+        held.set()
+        slow.join(30)
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
         bad = requests.post(f"{base}/hooks/justclick?token={TOKEN}", data=b"{oops",
                             headers={"Content-Type": "application/json"}, timeout=5)
         assert bad.status_code == 400 and "Traceback" not in bad.text
     finally:
+        held.set()
         for proc in (web, worker):
             proc.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
@@ -115,25 +87,19 @@ def test_release_web_and_worker_lines(env, tmp_path, justclick):
     assert "fast@example.com" not in logs and env["JUSTCLICK_SECRET"] not in logs and TOKEN not in logs
 
 
-def _up(base):
-    try:
-        return requests.get(f"{base}/healthz", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def test_sigkill_mid_drain_loses_nothing(store_app, store_env, justclick, tmp_path):
     emails = [f"k{i}@example.com" for i in range(24)]
     queue(store_app, justclick, emails)
-    justclick.delay = 0.4
+    held = hold(justclick)  # nothing the worker sends is answered before it dies
     worker = spawn("flask worker", {**store_env, "WORKER_CONCURRENCY": "4"}, tmp_path, "worker")
-    assert wait_for(lambda: len(justclick.requests) >= 4, 30), (tmp_path / "worker.log").read_text()
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(10)
-    assert count(store_app, status="pending") > 0
-    justclick.delay = 0.0
+    try:
+        assert wait_for(lambda: len(justclick.requests) >= 4, 30), (tmp_path / "worker.log").read_text()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        held.set()
+    assert count(store_app, status="pending") == len(emails)
     clock = store_of(store_app).clock
-    from tests.conftest import FakeClock
     later = FakeClock()
     later.advance(120)  # past the dead worker's lease
     store_of(store_app).clock = later
@@ -175,11 +141,13 @@ def test_two_workers_on_postgres_never_send_twice(request, pg_database, env, jus
 def test_sigterm_finishes_what_is_in_flight(store_app, store_env, justclick, tmp_path):
     emails = [f"t{i}@example.com" for i in range(4)]
     queue(store_app, justclick, emails)
-    justclick.delay = 1.0
+    held = hold(justclick)
     worker = spawn("flask worker", {**store_env, "WORKER_CONCURRENCY": "4"}, tmp_path, "worker")
-    assert wait_for(lambda: len(justclick.requests) >= 1, 30)
-    worker.send_signal(signal.SIGTERM)
+    try:
+        assert wait_for(lambda: len(justclick.requests) >= 1, 30)
+        worker.send_signal(signal.SIGTERM)  # while its sends are held at JustClick
+    finally:
+        held.set()
     assert worker.wait(30) == 0
     assert count(store_app, status="done") == 4
     assert count(store_app, lease_owner=None) == 4
-

@@ -13,7 +13,7 @@ from links.make import make_link
 from links.tokens import LinkClaims, LinkSigner
 from tests.conftest import TOKEN, make_worker
 from tests.helpers import post
-from tests.test_processes import _up, free_port, procfile, spawn, wait_for
+from tests.procs import free_port, procfile, spawn, up as _up, wait_for
 
 SECRET = "link-secret-for-the-tests-0123456789abcdef"
 A = "anna@example.com"

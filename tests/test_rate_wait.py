@@ -137,3 +137,15 @@ def test_two_processes_share_one_rate_on_postgres(pg_database):
     engine.dispose()
     assert len(rows) == 50 and all(owner for _, owner in rows)  # every one sent by its web process
     assert within_rate([turn for turn, _ in rows], RATE, capacity=RATE + 1)
+
+
+@pytest.mark.parametrize("wait, timeout, effective, problem", [
+    ("10", "10", 10.0, False), ("20", "5", 20.0, False), ("20", "10", 15.0, True), ("15", "25", 0.0, True),
+    ("", "", 10.0, False),
+], ids=["defaults-fit", "long-wait-short-call", "clamped", "no-room-left", "unset"])
+def test_the_wait_and_one_call_answer_before_zapier_gives_up(wait, timeout, effective, problem):
+    """RATE_WAIT_SECONDS plus UPSTREAM_TIMEOUT never pass 25 s: the answer comes before the sender's 30 s."""
+    from settings import load_settings
+    settings = load_settings({"RATE_WAIT_SECONDS": wait, "UPSTREAM_TIMEOUT": timeout})
+    assert settings.rate_wait_seconds == effective
+    assert any("RATE_WAIT_SECONDS" in p for p in settings.problems) == problem

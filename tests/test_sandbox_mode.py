@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.test_processes import _up, free_port, procfile, spawn, wait_for
+from tests.procs import free_port, procfile, spawn, up as _up, wait_for
 
 pytestmark = pytest.mark.slow
 BODIES = [  # (content type, body) as Zapier, forms and XML senders send them

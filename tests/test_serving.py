@@ -14,7 +14,7 @@ import requests
 from bench.slow_clients import Trickler, slow_requests
 from tests.conftest import TRUNCATE_ALL
 from tests.helpers import TOKEN
-from tests.test_processes import ROOT, _up, free_port, procfile, spawn, wait_for
+from tests.procs import ROOT, free_port, procfile, spawn, up as _up, wait_for
 
 pytestmark = pytest.mark.slow
 BODY_TIMEOUT = 2

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from serving.accesslog import printable, query_names, scrub
-from serving.body import DEFAULT_BODY_TIMEOUT, Refused, body_timeout, read_whole
-from tests.test_processes import ROOT
+from serving.body import Refused, read_whole
+from tests.procs import ROOT
 
 LIMIT = 16
 
@@ -48,14 +48,6 @@ def test_read_whole(env, outcome):
         with pytest.raises(Refused) as refused:
             read_whole(env, LIMIT, 5.0)
         assert refused.value.status == outcome
-
-
-@pytest.mark.parametrize("raw,seconds", [("", DEFAULT_BODY_TIMEOUT), ("3", 3.0), ("0.5", 0.5),
-                                         ("0", DEFAULT_BODY_TIMEOUT), ("600", DEFAULT_BODY_TIMEOUT),
-                                         ("soon", DEFAULT_BODY_TIMEOUT)],
-                         ids=["unset", "set", "lowest", "zero", "too-long", "not-a-number"])
-def test_body_timeout(raw, seconds):
-    assert body_timeout({"BODY_TIMEOUT_SECONDS": raw}) == seconds
 
 
 @pytest.mark.parametrize("text,expected", [

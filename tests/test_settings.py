@@ -29,6 +29,14 @@ def test_vendor_urls(env, vendor, expected):
     ({"ALLOWED_REDIRECT_HOSTS": "Shop.Example.com,x.io"}, "allowed_redirect_hosts", ("shop.example.com", "x.io")),
     ({"UPSTREAM_TIMEOUT": "2.5"}, "upstream_timeout", 2.5),
     ({"UPSTREAM_TIMEOUT": "99"}, "upstream_timeout", 10.0),
+    ({}, "body_timeout_seconds", 10.0),
+    ({"BODY_TIMEOUT_SECONDS": "3"}, "body_timeout_seconds", 3.0),
+    ({"BODY_TIMEOUT_SECONDS": "0.5"}, "body_timeout_seconds", 0.5),
+    ({"BODY_TIMEOUT_SECONDS": "0"}, "body_timeout_seconds", 10.0),
+    ({"BODY_TIMEOUT_SECONDS": "600"}, "body_timeout_seconds", 10.0),
+    ({"BODY_TIMEOUT_SECONDS": "soon"}, "body_timeout_seconds", 10.0),
+    ({"RATE_LIMIT_STORAGE_URI": "rediss://r:6380/0"}, "rate_limit_storage_uri", "rediss://r:6380/0"),
+    ({"RATE_LIMIT_STORAGE_URI": "memcached://m:11211"}, "rate_limit_storage_uri", "memory://"),
 ])
 def test_values(env, attr, expected):
     assert getattr(load_settings(env, "inst"), attr) == expected
@@ -40,6 +48,7 @@ def test_values(env, attr, expected):
     ({"WEBHOOK_SECRET": "plain"}, "WEBHOOK_SECRET"),
     ({"UNSUBSCRIBE_SUCCESS_URL": "javascript:alert(1)"}, "UNSUBSCRIBE_SUCCESS_URL"),
     ({"PENDING_ALERT_SECONDS": "90000"}, "PENDING_ALERT_SECONDS"),
+    ({"BODY_TIMEOUT_SECONDS": "600"}, "BODY_TIMEOUT_SECONDS"),
 ])
 def test_problems_are_named(env, problem):
     assert any(problem in p for p in load_settings(env, "inst").problems)
@@ -87,9 +96,10 @@ GOOD_SECRET = "a-link-secret-of-forty-characters-000001"
 
 @pytest.mark.parametrize("value, needles", [
     ("short-link-secret", ("LINK_SECRETS is too short", "secret #1 has 17 characters", "at least 32")),
-    (f"{GOOD_SECRET} short-link-secret", ("LINK_SECRETS is too short", "secret #2 has 17 characters")),
+    (f"short-link-secret {GOOD_SECRET}", ("LINK_SECRETS is too short", "secret #1 has 17 characters",
+                                          "no new link is made")),
     ("ж" * 40, ("secret #1 must be printable ASCII",)),
-], ids=["short", "second-short", "non-ascii"])
+], ids=["short", "new-one-short", "non-ascii"])
 def test_a_refused_link_secret_is_named_once_in_flask_check_and_post_links(make_app, value, needles):
     """One message saying what is wrong (never 'set LINK_SECRETS' as if unset, never the name twice),
     the same in `flask check`, `flask links make` and POST /links's answer; the secret itself is never shown."""
@@ -106,3 +116,29 @@ def test_a_refused_link_secret_is_named_once_in_flask_check_and_post_links(make_
     assert problem.count("LINK_SECRETS") == 1 and "set LINK_SECRETS" not in problem
     assert all(needle in problem for needle in needles), problem
     assert "short-link-secret" not in checked.output + answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value, makes", [
+    (f"short-link-secret {GOOD_SECRET}", False),  # the new signing secret mistyped in a rotation
+    (f"{GOOD_SECRET[::-1]} short-link-secret {GOOD_SECRET}", True),  # an old one mistyped
+], ids=["signing-one-refused", "old-one-refused"])
+def test_one_refused_secret_leaves_the_links_already_mailed_working(make_app, justclick, value, makes):
+    """A typo in one secret of a rotation: links signed with the others still unsubscribe; new links are made
+    only with the first secret, so none while that one is refused; the problem is reported."""
+    from links.make import make_link
+    from links.tokens import LinkSigner
+    from tests.conftest import make_worker
+    from tests.helpers import TOKEN
+
+    app = make_app(LINK_SECRETS=value, PUBLIC_URL="https://u.example.com")
+    justclick.subscribe("mailed@example.com", "Main")
+    mailed = make_link(LinkSigner([GOOD_SECRET]), "https://u.example.com", "mailed@example.com", to="justclick")
+    client = app.test_client()
+    clicked = client.post(mailed["url"].removeprefix("https://u.example.com"),
+                          data={"List-Unsubscribe": "One-Click"})
+    made = client.post("/links", json={"email": "new@example.com"}, headers={"Authorization": f"Bearer {TOKEN}"})
+    ready = client.get("/readyz")
+    make_worker(app).drain()  # a one-click is queued for the worker: the mailbox provider is not kept waiting
+    assert clicked.status_code == 200 and "mailed@example.com" not in justclick.groups["Main"]
+    assert made.status_code == (200 if makes else 503)
+    assert ready.status_code == 503 and any("LINK_SECRETS" in p for p in ready.json["problems"])

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.conftest import TOKEN, throwaway_pg_database
-from tests.test_processes import _up, free_port, procfile, spawn, wait_for
+from tests.procs import free_port, procfile, spawn, up as _up, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -2,8 +2,8 @@
 
 A form key sits in a public page, so anyone may hold it: it unsubscribes one address per request, within
 the public rate limit, and nothing more. It carries what a visitor types (an email address or a phone
-number) and what the page around the field sets (the JustClick group the README's forms name, a redirect);
-never a vendor's identifier or option. WEBHOOK_TOKENS stay the server-to-server credential.
+number) and what the page around the field sets (a vendor's public option such as a group, a redirect);
+never a vendor's identifier or other option. WEBHOOK_TOKENS stay the server-to-server credential.
 """
 
 import logging
@@ -12,18 +12,22 @@ import uuid
 from flask import current_app, request
 
 from delivery.answer import Outcome, answer_of
+from delivery.planning import public_fields
 from errors import Forbidden, Invalid
 from status import UNSUBSCRIBED
 
 log = logging.getLogger("unsub_relay.web")
 PUBLIC_ONLY = "A public form key unsubscribes one address per request and nothing more"
 BOT_CHECK_FAILED = "The check that you are a person did not pass; nothing was sent. Please go back and try again."
-# Canonical fields (schemas/inbound.py) a form key may carry. ID_email (a Mailkit contact number: ten numbers,
-# ten contacts), ID_send_message, send_optout (it hides the confirmation mail from the address's owner) and
-# timeout_days need a server token. dry_run passes here and is refused by allowed(), as ?dry_run= is.
-PUBLIC_FIELDS = frozenset({"email", "phone", "group", "redirect", "dry_run"})
-NOT_PUBLIC = ("A public form key takes only an email address or a phone number (and group, redirect); "
-              "this field needs a server token (WEBHOOK_TOKENS).")
+# Canonical fields (schemas/inbound.py) a form key may carry besides the vendors' public options (a group):
+# every other vendor field needs a server token. dry_run passes here and is refused by allowed(), as
+# ?dry_run= is.
+PUBLIC_FIELDS = frozenset({"email", "phone", "redirect", "dry_run"})
+
+
+def not_public(options):
+    return (f"A public form key takes only an email address or a phone number (and {', '.join(options)}); "
+            "this field needs a server token (WEBHOOK_TOKENS).")
 
 
 def is_public(auth):
@@ -43,9 +47,11 @@ def screen(auth, body, inbound, settings):
         return
     if inbound.batch:
         raise Forbidden(f"{PUBLIC_ONLY}: send one form, not a batch.")
-    extra = sorted({name for _, fields in inbound.items for name in fields} - PUBLIC_FIELDS)
+    public = public_fields()
+    extra = sorted({name for _, fields in inbound.items for name in fields} - PUBLIC_FIELDS - public)
     if extra:
-        raise Invalid({name: [NOT_PUBLIC] for name in extra}, f"{PUBLIC_ONLY}; nothing was sent.")
+        message = not_public([*sorted(public), "redirect"])
+        raise Invalid({name: [message] for name in extra}, f"{PUBLIC_ONLY}; nothing was sent.")
     if settings.turnstile_secret:
         token = str(_field(body, "cf-turnstile-response") or "")
         if not current_app.extensions["botcheck"].verify(token, request.remote_addr):

@@ -1,4 +1,5 @@
-"""POST /hooks/justclick, /hooks/mailkit and /hooks/unsubscribe: authorize, parse, hand to the service, answer."""
+"""POST /hooks/<vendor> (one per registered vendor: /hooks/justclick, /hooks/mailkit) and /hooks/unsubscribe
+(every configured vendor): authorize, parse, hand to the service, answer."""
 
 import hashlib
 import time
@@ -6,7 +7,10 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 
 from marshmallow import ValidationError
+from werkzeug.routing import BaseConverter
+from werkzeug.routing import ValidationError as NoSuchRoute
 
+from delivery.planning import destinations
 from edge.auth import authorize, offered_token
 from errors import Invalid
 from schemas.fields import any_flag, refuse_control
@@ -15,7 +19,7 @@ from webhooks import answers, forms, intake
 from webhooks.logs import webhook_line
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
-DESTINATION_OF = {"justclick": "justclick", "mailkit": "mailkit", "unsubscribe": "all"}
+EVERY = "unsubscribe"  # the route that delivers to every configured vendor
 CONTROL_ARGS = {"token", "key", "dry_run"}
 
 
@@ -57,12 +61,34 @@ def idempotency_key(route, auth, inbound):
     return key if len(key) <= 300 else f"{route}:sha256:{_digest(key)}"
 
 
+class HookRoute(BaseConverter):
+    """`unsubscribe` or a registered vendor's name; anything else matches no route (a 404, and metrics
+    label it `unknown`, so a caller cannot invent labels)."""
+
+    regex = "[a-z][a-z0-9_]{0,31}"
+
+    def to_python(self, value):
+        if value != EVERY and value not in destinations()[1:]:
+            raise NoSuchRoute()
+        return value
+
+
+@bp.record_once
+def _add_converter(state):  # before the rule below is added to the app
+    state.app.url_map.converters["hook"] = HookRoute
+
+
+def destination_of(route):
+    """The destination a hook route delivers to: all for /hooks/unsubscribe, else the vendor it names."""
+    return "all" if route == EVERY else route
+
+
 @bp.before_request
 def _start_clock():
     g.started = time.monotonic()
 
 
-@bp.route("/<any(justclick, mailkit, unsubscribe):route>", methods=["POST", "PUT"])
+@bp.route("/<hook:route>", methods=["POST", "PUT"])
 def hook(route):
     """Receive one webhook (or a batch) and answer only after the upstream answer was verified."""
     settings, service = current_app.config["SETTINGS"], current_app.extensions["delivery"]
@@ -76,7 +102,7 @@ def hook(route):
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
     forms.screen(auth, body, inbound, settings)
-    plan = service.plan(inbound.items, inbound.errors, inbound.batch, DESTINATION_OF[route])
+    plan = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route))
     if dry_run(plan):
         forms.allowed(auth, dry_run=True)
         return answers.respond(service.preview(plan), settings)

@@ -17,6 +17,8 @@ def upgrade():
     # Every row written before modes existed is taken as live: the sandbox wrote to its own SQLite file.
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("mode", sa.String(8), nullable=False, server_default="live"))
+    with op.batch_alter_table("worker_heartbeats") as batch:  # a sandbox worker is not the live one
+        batch.add_column(sa.Column("mode", sa.String(8), nullable=False, server_default="live"))
     op.create_table(
         "console_sessions",
         sa.Column("id", sa.String(64), primary_key=True),  # sha256 of the cookie's random id, never the id
@@ -37,5 +39,7 @@ def upgrade():
 def downgrade():
     op.drop_table("login_failures")
     op.drop_table("console_sessions")
+    with op.batch_alter_table("worker_heartbeats") as batch:
+        batch.drop_column("mode")
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("mode")
