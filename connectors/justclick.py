@@ -12,7 +12,7 @@ from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRe
                                RateLimitError, UpstreamError, VerificationError)
 from connectors.php import http_build_query
 from connectors.vendor import LedgerFields, Option, Var, Vendor, check_url
-from schemas.fields import Text
+from schemas.fields import Name
 from status import NOT_SUBSCRIBED, UNSUBSCRIBED
 
 DEFAULT_URL = "https://{login}.justclick.ru/api/"
@@ -151,7 +151,7 @@ class JustClickVendor(Vendor):
     config_class = JustClickConfig
     targets = ("email",)  # DeleteSubscribe finds contacts by lead_email only
     # The group (rass_name) a person leaves; a public form may name it (the README's forms do).
-    options = (Option("group", Text(load_default=None, validate=validate.Length(min=1, max=255)),
+    options = (Option("group", Name(load_default=None, validate=validate.Length(min=1, max=255)),
                       aliases=("rass_name", "list", "list_name", "group_name"), public=True),)
     aliases = {"email": ("lead_email",), "phone": ("lead_phone",)}
     # JustClick publishes no number; its code 8 says our address's limit is spent. 10/s (36,000 an hour) is

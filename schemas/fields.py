@@ -95,6 +95,12 @@ class Text(fields.String):
         return text
 
 
+class Name(Text):
+    """A name someone typed or pasted (a group): surrounding whitespace is no part of it (" VIP" is VIP)."""
+
+    strip = True
+
+
 class Email(Text):
     """An email address, syntax-checked (no DNS look-ups on the hot path) and kept as received, trimmed.
 

@@ -1,4 +1,6 @@
-"""JSON text read with bounds: over-long integers kept as digits, nesting deeper than MAX_DEPTH refused.
+"""JSON text read with bounds: over-long integers kept as digits, nesting deeper than MAX_DEPTH refused, and
+a key given twice in one object refused (which of {"email": A, "email": B} was meant is anybody's guess:
+json.loads would silently take B).
 
 Pure; used by intake for bodies and by the inbound shapes for JSON embedded in a field (Unbounce's data.json).
 """
@@ -10,6 +12,7 @@ from errors import BadBody
 MAX_DEPTH = 32
 DEEP = "The body is nested too deeply."
 MAX_INT_DIGITS = 100
+TWICE = "The key {!r} appears twice in one object: send each field once."
 
 
 def _json_int(digits):
@@ -17,10 +20,21 @@ def _json_int(digits):
     return int(digits) if len(digits) <= MAX_INT_DIGITS else digits
 
 
+def _one_each(pairs):
+    """An object from its (key, value) pairs; BadBody when a key comes twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise BadBody(TWICE.format(twice[:40]))
+    return obj
+
+
 def load_json_text(text):
-    """json.loads with over-long integers kept as digits; nesting deeper than MAX_DEPTH is a BadBody."""
+    """json.loads with over-long integers kept as digits; nesting deeper than MAX_DEPTH, or a key given
+    twice in one object, is a BadBody."""
     try:
-        value = json.loads(text, parse_int=_json_int)
+        value = json.loads(text, parse_int=_json_int, object_pairs_hook=_one_each)
     except RecursionError:
         raise BadBody(DEEP) from None
     if not shallow(value):

@@ -333,3 +333,14 @@ def test_a_field_of_the_wrong_type_is_422_naming_it(client, justclick, mailkit, 
 def test_a_wrong_type_in_xml_or_a_form_is_422_too(client, justclick, mailkit, kind, data):
     errors = assert_refused(post(client, data, kind, route="justclick"), 422, justclick, mailkit)["errors"]
     assert "group" in errors, errors
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"email": "a@example.com", "email": "b@example.com"}',
+    b'{"data": {"email": "a@example.com", "email": "b@example.com"}}',
+    b'[{"email": "a@example.com"}, {"email": "b@example.com", "group": "Main", "group": "VIP"}]',
+], ids=["top-level", "nested", "in-a-batch-item"])
+def test_a_key_given_twice_is_400_naming_it(client, justclick, mailkit, raw):
+    """Which of two values was meant is anybody's guess: json.loads would silently send the last."""
+    response = post(client, raw, "raw", content_type="application/json")
+    assert "appears twice" in assert_refused(response, 400, justclick, mailkit)["message"]

@@ -77,7 +77,8 @@ def test_batch_answers_one_result_per_item_and_destination(client, justclick, ma
     ({"email": A, "LIST": "VIP"}, "VIP"),
     ({"email": A}, "Main"),
     ({"email": A, "group": "Группа с пробелами"}, "Группа с пробелами"),
-])
+    ({"email": A, "group": "  VIP "}, "VIP"),
+], ids=["group", "rass_name", "any-case-alias", "default", "spaces-inside", "spaces-around-trimmed"])
 def test_group_aliases_and_default(client, justclick, fields, expect):
     justclick.subscribe(A, expect)
     response = post(client, fields, "form", route="justclick")
