@@ -128,6 +128,11 @@ class SilentServer:
     def port(self):
         return self.listener.getsockname()[1]
 
+    @property
+    def uri(self):
+        """As RATE_LIMIT_STORAGE_URI would name it."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
     def _accept(self):
         while True:
             try:
