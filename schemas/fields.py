@@ -1,6 +1,7 @@
 """Field types shared by the inbound and outbound schemas, and the strict checks the routes use too."""
 
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -81,6 +82,12 @@ def any_flag(name, *values):
     return any([parse_flag(value, name) for value in values if value is not None])
 
 
+# What `strip` drops around a value: the whitespace people paste (spaces, tabs, line ends, no-break and wide
+# spaces), but no other control character (str.strip() would drop U+0085 and the separators U+001C-001F
+# too, and a value carrying one is refused, not quietly cleaned).
+SPACE_AROUND = "\t\n\r" + "".join(c for c in map(chr, range(0x3001)) if unicodedata.category(c) == "Zs")
+
+
 class Text(fields.String):
     """A string without control characters; `strip` drops surrounding whitespace first."""
 
@@ -88,7 +95,7 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        text = text.strip() if self.strip else text
+        text = text.strip(SPACE_AROUND) if self.strip else text
         problem = control_problem(text)
         if problem:
             raise ValidationError(problem)
