@@ -150,7 +150,11 @@ def test_gmail_one_click_burst(site, justclick, mailkit, client_ip):
     (victim_link,) = site.links([{"email": victim, "to": "all"}])
     before = (len(justclick.requests), len(mailkit.calls))
     codes = [one_click(forged(victim_link["url"]), client_ip).status_code for _ in range(25)]
-    assert set(codes) <= {400, 429} and codes[-1] == 429, codes  # 2 x 10 a minute at most, even per process
+    # PUBLIC_RATE_LIMIT is 10 a minute, a window starting at a client's first hit: shared through Redis, or
+    # counted by each of the 2 web workers apart (SQLite variant, memory://), so at most 20 get through, and
+    # which worker answers the last one is gunicorn's choice.
+    allowed = 10 if (site.env.get("RATE_LIMIT_STORAGE_URI") or "").startswith("redis") else 20
+    assert set(codes) <= {400, 429} and codes.count(400) <= allowed and 429 in codes, codes
     assert (len(justclick.requests), len(mailkit.calls)) == before and site.rows(victim) == []
 
 
