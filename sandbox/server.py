@@ -60,6 +60,13 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up waiting (a timeout): nothing to answer
 
 
+class _Listener(ThreadingHTTPServer):
+    # A vendor's real listen queue is long; socketserver's default of 5 overflows when a worker opens 32
+    # connections at once, and the dropped SYNs then outlast the connector's 3 s connect timeout.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class SimulatorServer:
     """A vendor on 127.0.0.1:<ephemeral port>; subclasses answer in handle(path, headers, body).
 
@@ -76,8 +83,7 @@ class SimulatorServer:
         self.delay = 0.0
         self.on_request = None
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+        self.server = _Listener(("127.0.0.1", 0), _Handler)
         self.server.simulator = self
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                        name=f"{type(self).__name__}-{self.port}")

@@ -120,19 +120,28 @@ def console_errors(driver):
 
 
 def click_and_wait(driver, element, timeout=30):
-    """Click something that navigates, and wait until the next page has loaded."""
-    from selenium.webdriver.support import expected_conditions
+    """Click something that navigates, and wait until the next page has loaded.
 
+    Each navigation starts a new document with its own `performance.timeOrigin`, which tells the two apart.
+    Between them the driver may answer about a page that is going away ("Node with given id does not belong
+    to the document", a stale element): those are polled past, and the wait still fails after `timeout`."""
+    from selenium.common.exceptions import WebDriverException
+
+    before = driver.execute_script("return performance.timeOrigin")
+
+    def next_page_loaded(d):
+        origin, state = d.execute_script("return [performance.timeOrigin, document.readyState]")
+        return origin != before and state == "complete"
     element.click()
-    wait_for(driver, expected_conditions.staleness_of(element), timeout)
-    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", timeout)
+    wait_for(driver, next_page_loaded, timeout, ignored=(WebDriverException,))
 
 
-def wait_for(driver, condition, timeout=30):
-    """Poll `condition(driver)` until it is true (its value is returned) or fail after `timeout` seconds."""
+def wait_for(driver, condition, timeout=30, ignored=()):
+    """Poll `condition(driver)` until it is true (its value is returned) or fail after `timeout` seconds;
+    the `ignored` exceptions count as not yet."""
     from selenium.webdriver.support.wait import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(condition)
 
 
 class QuietHandler(WSGIRequestHandler):

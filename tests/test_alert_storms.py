@@ -14,7 +14,7 @@ from masking import mask
 from store.models import ALERTS, GATES
 from tests.conftest import FakeClock, make_worker, store_of
 from tests.test_alerts import receiver  # noqa: F401 - the fixture: a local Apprise json:// target
-from tests.test_outages import queue
+from tests.test_outages import queue, states
 
 WRONG_SECRET = "wrong-secret-0123456789"
 
@@ -63,6 +63,7 @@ def fail(app, justclick, emails):
         justclick.subscribe(email, "Main")
     queue(app, emails)
     make_worker(app).drain()
+    assert set(states(app)) == {"failed"}  # none left pending by a transport error: the secret's failures only
 
 
 @pytest.mark.parametrize("store_env", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

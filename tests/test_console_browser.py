@@ -3,10 +3,7 @@ replay it and see the new attempt; a wrong password and a missing CSRF token are
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
-
-from tests.browser import LiveServer
+from tests.browser import LiveServer, click_and_wait
 from tests.console_browser_fixture import browser, chromium, screenshot  # noqa: F401 - fixtures
 from tests.helpers import post
 
@@ -30,12 +27,8 @@ def served(make_app, justclick):
 
 
 def follow(driver, by, selector):
-    """Click what navigates, and wait until the next page has replaced this one (a loaded CI machine)."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(by, selector).click()
-    wait = WebDriverWait(driver, 30)
-    wait.until(expected_conditions.staleness_of(page))
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    """Click what navigates, and wait until the next page has loaded (a loaded CI machine)."""
+    click_and_wait(driver, driver.find_element(by, selector))
 
 
 def log_in(driver, base, password):

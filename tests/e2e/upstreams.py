@@ -34,6 +34,11 @@ def read_request(sock):
     return head, body
 
 
+class Listener(socketserver.ThreadingTCPServer):
+    request_queue_size = 256  # a vendor's listen queue: socketserver's 5 drops SYNs under a burst
+    daemon_threads = True
+
+
 class FlakyVendor:
     """A vendor endpoint in front of a fake: `mode` is healthy (the request goes on to the fake and its answer
     comes back), trickle (headers promising 400 bytes, then one byte every 2 s until the client hangs up) or
@@ -52,8 +57,7 @@ class FlakyVendor:
             def handle(self):
                 vendor.serve(self.request)
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = Listener(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
