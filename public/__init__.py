@@ -1,4 +1,5 @@
-"""Public pages: the front page, the documentation, and (issue 10) the subscriber's unsubscribe pages."""
+"""Public pages: the front page and (issue 10) the subscriber's unsubscribe pages (the documentation site is
+docsite/)."""
 
 
 def init_app(app):

@@ -1,20 +1,18 @@
-"""GET / (what this service is and how it stands, no secrets) and GET /docs (the README, rendered)."""
+"""GET / (what this service is and how it stands, no secrets); its setup links point into the documentation
+site at /docs (docsite/)."""
 
-import functools
-import os
 from datetime import datetime, timezone
 
-import markdown
 from flask import Blueprint, current_app, render_template
 
 from edge.formats import age as ago
 
 bp = Blueprint("front", __name__)
-SETUP = (("Try it without accounts", "try-it-without-accounts-sandbox"), ("Connect Zapier", "connect-zapier"),
-         ("Connect your landing page", "connect-your-landing-page"), ("Configuration", "configuration"),
-         ("Deploy to Heroku", "deploy-to-heroku"), ("Deploy to Render", "deploy-to-render"),
-         ("Deploy to Railway", "deploy-to-railway"), ("Deploy to Fly.io", "deploy-to-flyio"),
-         ("Command line", "command-line"))
+SETUP = (("Try it without accounts", "sandbox/"), ("Connect Zapier", "setup/zapier/"),
+         ("Connect your landing page", "setup/"), ("A plain HTML form", "setup/html-form/"),
+         ("Production checklist", "deploy/checklist/"), ("Configuration", "configuration/"),
+         ("Deploy to Heroku", "deploy/heroku/"), ("Deploy to Render", "deploy/render/"),
+         ("Deploy to a VPS", "deploy/vps/"), ("Command line", "reference/cli/"))
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"}
 
@@ -36,17 +34,4 @@ def front():
     recent, worker = worker_state(operations)
     html = render_template("front.html", health=health, ready=ready, worker=worker, worker_recent=recent,
                            setup=SETUP, settings=current_app.config["SETTINGS"])
-    return html, 200, {**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}
-
-
-@functools.cache
-def readme_html():
-    """README.md as HTML, headings with ids, built once per process."""
-    with open(os.path.join(current_app.root_path, "README.md"), encoding="utf-8") as f:
-        return markdown.markdown(f.read(), extensions=["tables", "fenced_code", "toc"])
-
-
-@bp.get("/docs")
-def docs():
-    html = render_template("docs.html", body=readme_html())
     return html, 200, {**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}

@@ -22,7 +22,8 @@ OLD_SECRET = "an-older-secret-still-listed-for-a-while"
 NOW = 1_800_000_000
 EVERY_FIELD = LinkClaims("o'brien+tag@example.com", "all", "Новости 2026", "123", NOW + 60)
 
-# (claims, token) with SECRET: the README's vectors; the PHP and Python snippets must reproduce them.
+# (claims, token) with SECRET: the documented vectors (docs/links.md); the PHP and Python snippets must
+# reproduce them.
 VECTORS = [
     (LinkClaims("jane.doe@example.com"),
      "djEKamFuZS5kb2VAZXhhbXBsZS5jb20KYWxsCgoK.0NypO7YgRsyHvREwIFsLTwOpKOentcPQL7wF5tkThqU"),
@@ -227,17 +228,17 @@ PUBLIC_URL = "https://unsub.example.com/"
 
 
 def documented_snippet(language, marker):
-    """The fenced `language` block holding `marker`, from the README (or its draft until it is pasted)."""
-    for doc in (ROOT / "README.md", ROOT / "docs" / "drafts" / "links.md"):
+    """The fenced `language` block holding `marker`, from the documentation's link recipe (docs/links.md)."""
+    for doc in (ROOT / "README.md", ROOT / "docs" / "links.md"):
         for block in re.findall(rf"```{language}\n(.*?)```", doc.read_text(), re.S):
             if marker in block:
                 return block
-    pytest.fail(f"no {language} block with {marker!r} in the README or docs/drafts/links.md")
+    pytest.fail(f"no {language} block with {marker!r} in docs/links.md")
 
 
 def documented_vectors():
-    """(claims, token) from the vector table in the README (or its draft): one row per vector."""
-    text = next(doc.read_text() for doc in (ROOT / "README.md", ROOT / "docs" / "drafts" / "links.md")
+    """(claims, token) from the vector table of the link recipe (docs/links.md): one row per vector."""
+    text = next(doc.read_text() for doc in (ROOT / "README.md", ROOT / "docs" / "links.md")
                 if "unsub-relay-test-vector-secret-0001" in doc.read_text())
     vectors = []
     for line in text.splitlines():
