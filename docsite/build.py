@@ -36,7 +36,8 @@ def build(site_dir=SITE_DIR, config=ROOT / "mkdocs.yml"):
     site_dir.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}-new-", dir=site_dir.parent))
     # Material prints a banner about MkDocs 2.0 on every build; the variable is its documented off switch.
-    done = subprocess.run(mkdocs_command(config, fresh), cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    quiet = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(mkdocs_command(config, fresh), cwd=ROOT, env=quiet)
     if done.returncode:
         shutil.rmtree(fresh, ignore_errors=True)
         return done.returncode

@@ -11,18 +11,21 @@ HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self' 'un
                                       "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
                                       "frame-ancestors 'none'; base-uri 'self'; form-action 'none'",
            "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 ASSET_MAX_AGE = 3600  # assets/ change only with a deploy; pages are revalidated every time
 NOT_BUILT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Documentation not built</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
 code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}</style></head>
 <body><h1>The documentation has not been built on this server</h1>
-<p>This service serves its documentation from the folder <code>site/</code> beside <code>mkdocs.yml</code>, which
-holds no build yet. Build it with:</p>
+<p>This service serves its documentation from the folder <code>site/</code> beside
+<code>mkdocs.yml</code>, which holds no build yet. Build it with:</p>
 <p><code>pip install -r requirements-dev.txt &amp;&amp; flask --app app docs build</code></p>
 <p>(A Heroku or Render deploy builds it by itself: <code>bin/build-docs</code>.) Meanwhile the same pages are
-in the repository's <code>docs/</code> folder, and the <a href="/">front page</a> shows how the service stands.</p>
+in the repository's <code>docs/</code> folder, and the <a href="/">front page</a> shows how the service
+stands.</p>
 </body></html>
 """
 MISSING = """<!doctype html>
@@ -36,12 +39,12 @@ MISSING = """<!doctype html>
 def page(subpath):
     site = current_app.extensions["docs_site"]
     if not is_built(site):
-        return NOT_BUILT, 404, {**HEADERS, "Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+        return NOT_BUILT, 404, {**HEADERS, **HTML, "Cache-Control": "no-store"}
     found = resolve(site, subpath)
     if found.kind == "bad":
         abort(400)
     if found.kind == "missing":
-        return MISSING, 404, {**HEADERS, "Content-Type": "text/html; charset=utf-8"}
+        return MISSING, 404, {**HEADERS, **HTML}
     if found.kind == "redirect":
         return redirect(found.to, 308)
     response = send_file(found.path, mimetype=content_type(found.path),

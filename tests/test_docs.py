@@ -1,6 +1,6 @@
-"""The documentation site: docs/ builds offline and strictly with MkDocs, the service serves the build at /docs
-as static files (and never a file outside it), the front page's links land on its pages, and the pages work
-in headless Chromium on a desktop and a phone. Screenshots: test-artifacts/docs-*.png (gitignored)."""
+"""The documentation site: docs/ builds offline and strictly with MkDocs, the service serves the build at
+/docs as static files (and never a file outside it), the front page's links land on its pages, and the pages
+work in headless Chromium on a desktop and a phone. Screenshots: test-artifacts/docs-*.png (gitignored)."""
 
 import os
 import re
@@ -17,7 +17,7 @@ from docsite.files import resolve
 from tests.browser import LiveServer, browser, console_errors, screenshot, wait_for  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-# Any fetch during the build goes to a port where nothing listens, so a plugin that needs the network fails it.
+# Any fetch during the build goes to a port where nothing listens: a plugin that needs the network fails it.
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "",
            "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": ""}
 OUTSIDE = "OUTSIDE-THE-SITE-0b7d"  # the content of a file beside the site, which no answer may carry
@@ -119,7 +119,8 @@ def test_content_types(docs_app, site, pattern, content_type):
     ("/docs/index.html/", 404),
     ("/docs/no-such-page/", 404),
 ], ids=["dotdot", "encoded-slash", "encoded-dots", "deep-encoded", "backslash", "nul-in-name", "nul",
-        "hidden", "symlink-file", "symlink-folder", "double-slash", "encoded-root", "file-as-folder", "missing"])
+        "hidden", "symlink-file", "symlink-folder", "double-slash", "encoded-root", "file-as-folder",
+        "missing"])
 def test_no_path_leads_out_of_the_site(docs_app, path, status):
     response = fetch(docs_app.test_client(), path, follow_redirects=True)
     assert response.status_code == status
@@ -228,7 +229,8 @@ def phone(browser):  # noqa: F811
     return browser("en", phone=True)
 
 
-@pytest.mark.parametrize("page", ["", "setup/zapier/", "configuration/"], ids=["home", "zapier", "configuration"])
+@pytest.mark.parametrize("page", ["", "setup/zapier/", "configuration/"],
+                         ids=["home", "zapier", "configuration"])
 def test_phone_reads_the_site_without_sideways_scrolling(phone, live_docs, page):
     driver = phone
     driver.get(f"{live_docs.url}/docs/{page}")
