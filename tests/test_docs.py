@@ -149,6 +149,12 @@ def test_resolve(site, subpath, kind, target):
     assert (found.path == (site / target).resolve()) if kind == "file" else (found.to or None) == target
 
 
+def test_the_readme_links_to_pages_that_exist():
+    targets = re.findall(r"\]\(((?!https?:)[^)#]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    assert len(targets) >= 10
+    assert [target for target in targets if not (ROOT / target).is_file()] == []
+
+
 def test_docs_without_a_slash_goes_to_the_home_page(docs_app):
     response = docs_app.test_client().get("/docs")
     assert response.status_code == 308 and response.headers["Location"].endswith("/docs/")
