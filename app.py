@@ -26,7 +26,8 @@ def create_app(env=None):
     settings = load_settings(env, app.instance_path, sandbox_problems)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_content_length,
-                      MAX_FORM_MEMORY_SIZE=settings.max_content_length, DEFAULT_LOCALE=settings.default_locale)
+                      MAX_FORM_MEMORY_SIZE=settings.max_content_length,
+                      DEFAULT_LOCALE=settings.default_locale)
     app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     init_logging(settings)
     i18n.init_app(app)
