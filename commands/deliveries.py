@@ -6,10 +6,10 @@ import sys
 from contextlib import contextmanager
 
 import click
-from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 import metrics
+from commands import pass_relay
 from commands.unsubscribe import Destination
 from delivery.export import FORMATS, export_lines
 from delivery.imports import Importer, Unreadable, check_utf8, open_text
@@ -21,34 +21,31 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 deliveries_cli = AppGroup("deliveries", help="Inspect, replay and purge the delivery ledger.")
 
 
-def _ops():
-    return current_app.extensions["operations"]
-
-
 def _json(obj, indent=None):
     click.echo(json.dumps(obj, ensure_ascii=False, indent=indent))
 
 
 @db_cli.command("upgrade")
-def upgrade_command():
+@pass_relay
+def upgrade_command(relay):
     """Create or upgrade the ledger's tables (the Procfile's release step)."""
-    _ops().upgrade()
+    relay.operations.upgrade()
     click.echo("database is up to date")
 
 
 @click.command("worker")
-@with_appcontext
+@pass_relay
 @click.option("--once", is_flag=True, help="Send everything that is due now, then exit.")
 @click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight (WORKER_CONCURRENCY).")
-def worker_command(once, concurrency):
+def worker_command(relay, once, concurrency):
     """Deliver queued unsubscribes with retries until stopped (SIGTERM finishes what is in flight)."""
-    worker = _ops().worker(concurrency)
+    worker = relay.operations.worker(concurrency)
     if once:
         _json({"handled": worker.drain()})
         return
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    metrics.serve_worker(current_app.config["SETTINGS"])  # METRICS_PORT: the worker's own /metrics
+    metrics.serve_worker(relay.settings)  # METRICS_PORT: the worker's own /metrics
     worker.run()
 
 
@@ -63,17 +60,19 @@ def _line(row):
 @click.option("--target", help="An email address or phone number.")
 @click.option("--limit", default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def list_command(status, target, limit, as_json):
+@pass_relay
+def list_command(relay, status, target, limit, as_json):
     """List deliveries, newest first."""
-    for row in _ops().find(status, target, limit):
+    for row in relay.operations.find(status, target, limit):
         click.echo(json.dumps(row, ensure_ascii=False) if as_json else _line(row))
 
 
 @deliveries_cli.command("show")
 @click.argument("delivery_id")
-def show_command(delivery_id):
+@pass_relay
+def show_command(relay, delivery_id):
     """Show one delivery with every field and every attempt in order, as JSON."""
-    row = _ops().show(delivery_id)
+    row = relay.operations.show(delivery_id)
     if row is None:
         raise click.ClickException(f"no delivery {delivery_id}")
     _json(row, indent=2)
@@ -82,10 +81,11 @@ def show_command(delivery_id):
 @deliveries_cli.command("replay")
 @click.argument("delivery_id", required=False)
 @click.option("--failed", "all_failed", is_flag=True, help="Replay every failed delivery.")
-def replay_command(delivery_id, all_failed):
+@pass_relay
+def replay_command(relay, delivery_id, all_failed):
     """Send a delivery again now (or every failed one), and print the results. Exactly those are sent:
     the rest of the backlog stays with the worker."""
-    ops = _ops()
+    ops = relay.operations
     if all_failed == bool(delivery_id):
         raise click.UsageError("give a delivery ID or --failed")
     ids = None
@@ -109,9 +109,10 @@ def parse_age(text):
 
 @deliveries_cli.command("purge")
 @click.option("--older-than", "older_than", required=True, help="e.g. 90d: finished deliveries older than this.")
-def purge_command(older_than):
+@pass_relay
+def purge_command(relay, older_than):
     """Delete finished deliveries (personal data) older than the given age; pending ones stay."""
-    _json({"purged": _ops().purge(parse_age(older_than))})
+    _json({"purged": relay.operations.purge(parse_age(older_than))})
 
 
 def init_app(app):
@@ -131,7 +132,8 @@ def init_app(app):
 @click.option("--window", default="30d", show_default=True,
               help="Skip addresses already unsubscribed or queued within this age (e.g. 30d); makes re-runs idempotent.")
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
-def import_command(path, to, group, campaign, send_optout, window, dry_run):
+@pass_relay
+def import_command(relay, path, to, group, campaign, send_optout, window, dry_run):
     """Queue a suppression list (CSV with a header of field names, one address per line, or JSON Lines).
     A file that is not UTF-8 is refused before anything is queued; a bad line is reported and skipped."""
     try:
@@ -139,7 +141,7 @@ def import_command(path, to, group, campaign, send_optout, window, dry_run):
     except Unreadable as exc:  # exit 1 with the reason, no traceback
         raise click.ClickException(f"{path}: {exc}") from None
     defaults = {"group": group, "campaign": campaign, "send_optout": send_optout}
-    importer = Importer(current_app.extensions["delivery"], to,
+    importer = Importer(relay.service, to,
                         canonical({k: v for k, v in defaults.items() if v is not None}), parse_age(window), dry_run)
     with open_text(path) as stream, progress_bar(path) as advance:
         summary = importer.run(stream, advance)
@@ -167,7 +169,8 @@ DATES = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%
 @click.option("--until", type=DATES, help="Received before this UTC date or time.")
 @click.option("--target", help="Only this email address or phone number.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
-def export_command(since, until, target, fmt):
+@pass_relay
+def export_command(relay, since, until, target, fmt):
     """Print the audit export to stdout, one row per delivery: received, every attempt, confirmed."""
-    for line in export_lines(_ops(), fmt, since, until, target):
+    for line in export_lines(relay.operations, fmt, since, until, target):
         sys.stdout.write(line)

@@ -3,10 +3,9 @@
 import sys
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
+from commands import pass_relay
 from commands.unsubscribe import EXIT_OK, EXIT_USAGE, Destination, emit, target_fields
 from links.make import make_link
 from links.tokens import LinkSigner
@@ -36,15 +35,15 @@ def link_for(settings, target, to, group, campaign, expires):
 
 
 @links_cli.command("make")
-@with_appcontext
+@pass_relay
 @click.argument("target")
 @click.option("--to", "to", type=Destination(), default="all", show_default=True)
 @click.option("--group", help="JustClick group (rass_name).")
 @click.option("--campaign", help="Mailkit ID_send_message.")
 @click.option("--expires", help="e.g. 365d, 12h, 30m; none by default (old mails keep working).")
-def make_command(target, to, group, campaign, expires):
+def make_command(relay, target, to, group, campaign, expires):
     """Print {"url", "headers"} for one recipient (an email address or phone number)."""
-    code, result = link_for(current_app.config["SETTINGS"], target, to, group, campaign, expires)
+    code, result = link_for(relay.settings, target, to, group, campaign, expires)
     emit(result)
     sys.exit(code)
 

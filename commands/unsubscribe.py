@@ -4,9 +4,8 @@ import json
 import sys
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
 
+from commands import pass_relay
 from delivery.operations import check_report
 from delivery.planning import destinations
 from errors import Invalid, NotConfigured
@@ -62,7 +61,7 @@ def unsubscribe_result(service, target, to, options, force=False):
 
 
 @click.command("unsubscribe")
-@with_appcontext
+@pass_relay
 @click.argument("target")
 @click.option("--to", "to", type=Destination(), default="all", show_default=True)
 @click.option("--group", help="JustClick group (rass_name); defaults to JUSTCLICK_GROUP.")
@@ -71,28 +70,28 @@ def unsubscribe_result(service, target, to, options, force=False):
               help="Mailkit: do not send the opt-out confirmation mail.")
 @click.option("--timeout-days", type=int, help="Mailkit: temporary unsubscribe for 14 to 90 days.")
 @click.option("--force", is_flag=True, help="Send even if the same unsubscribe is in the dedup window.")
-def unsubscribe_command(target, to, group, campaign, send_optout, timeout_days, force):
+def unsubscribe_command(relay, target, to, group, campaign, send_optout, timeout_days, force):
     """Unsubscribe TARGET (an email address or phone number) now, and print the result as JSON."""
     options = {"group": group, "campaign": campaign, "send_optout": send_optout, "timeout_days": timeout_days}
-    code, result = unsubscribe_result(current_app.extensions["delivery"], target, to, options, force)
+    code, result = unsubscribe_result(relay.service, target, to, options, force)
     emit(result)
     sys.exit(code)
 
 
 @click.command("check")
-@with_appcontext
+@pass_relay
 @click.option("--online", is_flag=True, help="Ask each configured vendor whether it accepts our credentials "
               "and IP (a harmless call that unsubscribes nobody).")
-def check_command(online):
+def check_command(relay, online):
     """Report which destinations and webhook checks are configured, without printing secrets."""
     if online:
-        checks = current_app.extensions["operations"].online_check()
+        checks = relay.operations.online_check()
         for check in checks:
             emit(check)
         if not checks:
             emit({"destination": None, "ok": False, "message": "no destination is configured"})
         sys.exit(EXIT_OK if checks and all(c["ok"] for c in checks) else EXIT_FAILED)
-    report = check_report(current_app.config["SETTINGS"])
+    report = check_report(relay.settings)
     emit(report)
     sys.exit(EXIT_OK if report["ok"] else EXIT_FAILED)
 

@@ -2,28 +2,31 @@
 
 from datetime import timedelta
 
-from delivery.reports import Reports
-
 SESSION_HOURS = 12
 
 
-def init_app(app):
+def init_app(app, relay):
     """Register the console when both secrets are set: cookie, sessions, lockout, reports, pages."""
-    settings = app.config["SETTINGS"]
+    settings = relay.settings
     if not (settings.console_password and settings.secret_key):
         return
-    from console import actions, auth, pages  # noqa: F401 - their routes join the blueprint
-    from console.web import ConsoleSessionInterface, bp
+    from console.actions import Actions
+    from console.auth import Login
+    from console.pages import Pages
+    from console.web import Access, ConsoleSessionInterface, make_blueprint
 
+    lifetime = timedelta(hours=SESSION_HOURS)
     app.secret_key = settings.secret_key
     app.config.update(SESSION_COOKIE_NAME="relay_console", SESSION_COOKIE_PATH="/console",
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+                      PERMANENT_SESSION_LIFETIME=lifetime,
                       WTF_CSRF_TIME_LIMIT=None)  # the token lives as long as the session
     app.session_interface = ConsoleSessionInterface()
     # Sessions and the per-client login lockout live in the ledger: they hold across processes, and logout
     # ends a session for every copy of its cookie.
-    store = app.extensions["delivery"].store
-    app.extensions["console_sessions"], app.extensions["login_failures"] = store.console_sessions, store.login_failures
-    app.extensions["reports"] = Reports(app.extensions["delivery"])
+    access = Access(settings, relay.console_sessions)
+    bp = make_blueprint(access)
+    Login(access, relay.login_failures, relay.reports, settings.console_password, lifetime).register(bp)
+    Pages(access, relay.reports, settings.secrets).register(bp)
+    Actions(relay.reports, relay.operations).register(bp)
     app.register_blueprint(bp)

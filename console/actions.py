@@ -3,33 +3,12 @@ failed deliveries after a confirmation, the live credential check. Each one goes
 
 import logging
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from console.pages import DELIVERY_ID
-from console.web import bp
 from delivery import DESTINATIONS
 
 log = logging.getLogger("unsub_relay.console")
-
-
-@bp.post("/deliveries/<delivery_id>/replay")
-def replay(delivery_id):
-    """Send this one delivery again now (Operations.replay: leased by id, sent, recorded; nothing else that
-    is due goes with it), then show it with its new attempt."""
-    reports = current_app.extensions["reports"]
-    row = reports.delivery(delivery_id) if DELIVERY_ID.fullmatch(delivery_id) else None
-    if row is None:
-        abort(404, "No delivery has that id.")
-    count = current_app.extensions["operations"].replay([row["id"]], seen=request.form.get("attempts", type=int))
-    after = reports.delivery(row["id"])
-    result = (f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, "
-              f"code {after['last_code'] or '-'})")
-    reports.record("replay", row["id"], result)
-    log.info("console replay id=%s sent=%d result=%s", row["id"], count, after["status"])
-    flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}." if count else
-          "Not replayed: it was sent meanwhile (see its attempts), is being sent right now, or its "
-          "destination is not configured.")
-    return redirect(url_for("console.delivery", delivery_id=row["id"]), 303)
 
 
 def _destination(name):
@@ -38,33 +17,60 @@ def _destination(name):
     return name
 
 
-@bp.get("/destinations/<name>/replay")
-def confirm_replay(name):
-    """How many failed deliveries a destination has, and a button to replay them all."""
-    count = current_app.extensions["reports"].failed_count(_destination(name))
-    return render_template("console/confirm.html", destination=name, count=count)
+class Actions:
+    """What an operator does from the console: through `operations` (replay, the credential check) and
+    `reports` (a destination's failed deliveries, the operator log)."""
 
+    def __init__(self, reports, operations):
+        self.reports, self.operations = reports, operations
 
-@bp.post("/destinations/<name>/replay")
-def replay_destination(name):
-    """Make every failed delivery of the destination due again; the worker sends them."""
-    reports = current_app.extensions["reports"]
-    expected = request.form.get("expected", type=int)  # what the confirmation showed, for the log
-    count = reports.requeue_failed(_destination(name))
-    result = f"{count} made due again (confirmed for {'?' if expected is None else expected})"
-    reports.record("replay_destination", name, result)
-    log.info("console replay destination=%s count=%d", name, count)
-    flash(f"{count} failed {name} deliveries are due again: the worker sends them at the destination's rate.")
-    return redirect(url_for("console.overview"), 303)
+    def register(self, bp):
+        bp.add_url_rule("/deliveries/<delivery_id>/replay", "replay", self.replay, methods=["POST"])
+        bp.add_url_rule("/destinations/<name>/replay", "confirm_replay", self.confirm_replay)
+        bp.add_url_rule("/destinations/<name>/replay", "replay_destination", self.replay_destination,
+                        methods=["POST"])
+        bp.add_url_rule("/check", "online_check", self.online_check, methods=["POST"])
 
+    def replay(self, delivery_id):
+        """Send this one delivery again now (Operations.replay: leased by id, sent, recorded; nothing else
+        that is due goes with it), then show it with its new attempt."""
+        row = self.reports.delivery(delivery_id) if DELIVERY_ID.fullmatch(delivery_id) else None
+        if row is None:
+            abort(404, "No delivery has that id.")
+        count = self.operations.replay([row["id"]], seen=request.form.get("attempts", type=int))
+        after = self.reports.delivery(row["id"])
+        result = (f"{count} replayed: {after['status']} ({after['outcome'] or '-'}, "
+                  f"code {after['last_code'] or '-'})")
+        self.reports.record("replay", row["id"], result)
+        log.info("console replay id=%s sent=%d result=%s", row["id"], count, after["status"])
+        flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}." if count else
+              "Not replayed: it was sent meanwhile (see its attempts), is being sent right now, or its "
+              "destination is not configured.")
+        return redirect(url_for("console.delivery", delivery_id=row["id"]), 303)
 
-@bp.post("/check")
-def online_check():
-    """Ask each configured vendor whether it accepts our credentials and IP (Operations.online_check)."""
-    checks = current_app.extensions["operations"].online_check()
-    result = "; ".join(f"{c['destination']}: {'ok' if c['ok'] else 'NOT ok'}: {c['message']}" for c in checks)
-    entry = current_app.extensions["reports"].record("online_check", None,
-                                                     result or "no destination configured")
-    log.info("console online check: %s", " ".join(f"{c['destination']}={c['ok']}" for c in checks) or "none")
-    flash("Credential check done: see the first line below.")
-    return redirect(url_for("console.operator_log", shown=entry), 303)
+    def confirm_replay(self, name):
+        """How many failed deliveries a destination has, and a button to replay them all."""
+        count = self.reports.failed_count(_destination(name))
+        return render_template("console/confirm.html", destination=name, count=count)
+
+    def replay_destination(self, name):
+        """Make every failed delivery of the destination due again; the worker sends them."""
+        expected = request.form.get("expected", type=int)  # what the confirmation showed, for the log
+        count = self.reports.requeue_failed(_destination(name))
+        result = f"{count} made due again (confirmed for {'?' if expected is None else expected})"
+        self.reports.record("replay_destination", name, result)
+        log.info("console replay destination=%s count=%d", name, count)
+        flash(f"{count} failed {name} deliveries are due again: the worker sends them at the destination's "
+              "rate.")
+        return redirect(url_for("console.overview"), 303)
+
+    def online_check(self):
+        """Ask each configured vendor whether it accepts our credentials and IP (Operations.online_check)."""
+        checks = self.operations.online_check()
+        result = "; ".join(f"{c['destination']}: {'ok' if c['ok'] else 'NOT ok'}: {c['message']}"
+                           for c in checks)
+        entry = self.reports.record("online_check", None, result or "no destination configured")
+        log.info("console online check: %s",
+                 " ".join(f"{c['destination']}={c['ok']}" for c in checks) or "none")
+        flash("Credential check done: see the first line below.")
+        return redirect(url_for("console.operator_log", shown=entry), 303)

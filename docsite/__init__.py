@@ -11,9 +11,9 @@ def init_app(app, site_dir=None):
     """Serve the built site at /docs (from `site_dir`, by default site/ beside mkdocs.yml) and add
     `flask docs build`."""
     from docsite.build import SITE_DIR
-    from docsite.cli import docs_cli
-    from docsite.web import bp
+    from docsite.cli import make_cli
+    from docsite.web import make_blueprint
 
-    app.extensions["docs_site"] = Path(site_dir or SITE_DIR)
-    app.register_blueprint(bp)
-    app.cli.add_command(docs_cli)
+    site = Path(site_dir or SITE_DIR)
+    app.register_blueprint(make_blueprint(site))
+    app.cli.add_command(make_cli(site))

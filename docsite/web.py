@@ -1,10 +1,9 @@
 """GET /docs/...: the built documentation site, as static files (docsite/files.py decides which)."""
 
-from flask import Blueprint, abort, current_app, redirect, send_file
+from flask import Blueprint, abort, redirect, send_file
 
 from docsite.files import content_type, is_built, resolve
 
-bp = Blueprint("docsite", __name__)
 # Material's pages run a few inline scripts of their own and load everything else from this site: nothing
 # from another origin, no fonts from a CDN (mkdocs.yml: font: false).
 HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
@@ -34,20 +33,25 @@ MISSING = """<!doctype html>
 """
 
 
-@bp.get("/docs/", defaults={"subpath": ""})
-@bp.get("/docs/<path:subpath>")
-def page(subpath):
-    site = current_app.extensions["docs_site"]
-    if not is_built(site):
-        return NOT_BUILT, 404, {**HEADERS, **HTML, "Cache-Control": "no-store"}
-    found = resolve(site, subpath)
-    if found.kind == "bad":
-        abort(400)
-    if found.kind == "missing":
-        return MISSING, 404, {**HEADERS, **HTML}
-    if found.kind == "redirect":
-        return redirect(found.to, 308)
-    response = send_file(found.path, mimetype=content_type(found.path),
-                         max_age=ASSET_MAX_AGE if subpath.startswith("assets/") else None)
-    response.headers.update(HEADERS)
-    return response
+def make_blueprint(site):
+    """/docs/... served from the built site folder `site`."""
+    bp = Blueprint("docsite", __name__)
+
+    @bp.get("/docs/", defaults={"subpath": ""})
+    @bp.get("/docs/<path:subpath>")
+    def page(subpath):
+        if not is_built(site):
+            return NOT_BUILT, 404, {**HEADERS, **HTML, "Cache-Control": "no-store"}
+        found = resolve(site, subpath)
+        if found.kind == "bad":
+            abort(400)
+        if found.kind == "missing":
+            return MISSING, 404, {**HEADERS, **HTML}
+        if found.kind == "redirect":
+            return redirect(found.to, 308)
+        response = send_file(found.path, mimetype=content_type(found.path),
+                             max_age=ASSET_MAX_AGE if subpath.startswith("assets/") else None)
+        response.headers.update(HEADERS)
+        return response
+
+    return bp

@@ -6,13 +6,13 @@ master, which must not fix prometheus-client's storage before on_starting has ch
 """
 
 
-def init_app(app):
+def init_app(app, relay):
     """Count every webhook answered; serve /metrics when METRICS_TOKEN is set."""
-    from metrics.routes import bp, count_webhook
+    from metrics.routes import count_webhook, make_blueprint
 
     app.after_request(count_webhook)
-    if app.config["SETTINGS"].metrics_token:
-        app.register_blueprint(bp)
+    if relay.settings.metrics_token:
+        app.register_blueprint(make_blueprint(relay.settings.metrics_token, relay.operations))
 
 
 def serve_worker(settings):

@@ -3,13 +3,12 @@
 import hmac
 import os
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from delivery import telemetry
 from errors import StoreUnavailable
 
-bp = Blueprint("metrics", __name__)
 HOOKS_PREFIX = "/hooks/"
 
 
@@ -29,17 +28,24 @@ def authorized(expected):
     return scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), expected.encode())
 
 
-@bp.get("/metrics")
-def scrape():
-    """Prometheus text format; the backlog gauges read from the ledger now (left as they were if it blinks)."""
-    if not authorized(current_app.config["SETTINGS"].metrics_token):
-        return Response("a Bearer METRICS_TOKEN is required\n", 401, {"WWW-Authenticate": "Bearer"},
-                        mimetype="text/plain")
-    try:
-        telemetry.refresh_backlog(current_app.extensions["operations"])
-    except StoreUnavailable:  # the scrape still answers; /readyz reports the store
-        pass
-    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+def make_blueprint(token, operations):
+    """GET /metrics behind METRICS_TOKEN (`token`), the backlog gauges read through `operations`."""
+    bp = Blueprint("metrics", __name__)
+
+    @bp.get("/metrics")
+    def scrape():
+        """Prometheus text format; the backlog gauges read from the ledger now (left as they were if it
+        blinks)."""
+        if not authorized(token):
+            return Response("a Bearer METRICS_TOKEN is required\n", 401, {"WWW-Authenticate": "Bearer"},
+                            mimetype="text/plain")
+        try:
+            telemetry.refresh_backlog(operations)
+        except StoreUnavailable:  # the scrape still answers; /readyz reports the store
+            pass
+        return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+
+    return bp
 
 
 def count_webhook(response):

@@ -3,11 +3,10 @@ site at /docs (docsite/)."""
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from edge.formats import age as ago
 
-bp = Blueprint("front", __name__)
 SETUP = (("Try it without accounts", "sandbox/"), ("Connect Zapier", "setup/zapier/"),
          ("Connect your landing page", "setup/"), ("A plain HTML form", "setup/html-form/"),
          ("Production checklist", "deploy/checklist/"), ("Configuration", "configuration/"),
@@ -27,11 +26,16 @@ def worker_state(operations):
     return age < 120, f"last seen {ago(age)} ago"
 
 
-@bp.get("/")
-def front():
-    operations = current_app.extensions["operations"]
-    ready, health = operations.readiness()
-    recent, worker = worker_state(operations)
-    html = render_template("front.html", health=health, ready=ready, worker=worker, worker_recent=recent,
-                           setup=SETUP, settings=current_app.config["SETTINGS"])
-    return html, 200, {**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+def make_blueprint(operations, settings):
+    """GET / over this app's operations (readiness, the worker's heartbeat) and settings (what is set up)."""
+    bp = Blueprint("front", __name__)
+
+    @bp.get("/")
+    def front():
+        ready, health = operations.readiness()
+        recent, worker = worker_state(operations)
+        html = render_template("front.html", health=health, ready=ready, worker=worker, worker_recent=recent,
+                               setup=SETUP, settings=settings)
+        return html, 200, {**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+
+    return bp

@@ -11,14 +11,19 @@ TRUNCATE_ALL = ("TRUNCATE attempts, deliveries, webhook_requests, destination_ga
                 "operator_log, console_sessions, login_failures")
 
 
+def relay_of(app):
+    """The app's Relay (delivery/__init__.py): its settings, service, operations, reports..."""
+    return app.extensions["unsub_relay"]
+
+
 def store_of(app):
     """The app's Store (engine, ledger, queries, clock)."""
-    return app.extensions["delivery"].store
+    return relay_of(app).service.store
 
 
 def make_worker(app, sender="worker"):
     """A Worker of the app's delivery service."""
-    return app.extensions["operations"].worker(sender=sender)
+    return relay_of(app).operations.worker(sender=sender)
 
 
 @pytest.fixture(scope="session")

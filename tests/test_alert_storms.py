@@ -12,7 +12,7 @@ from app import create_app
 from delivery.alerts import AlertChecks
 from masking import mask
 from store.models import ALERTS, GATES
-from tests.conftest import FakeClock, make_worker, store_of
+from tests.conftest import FakeClock, make_worker, relay_of, store_of
 from tests.test_alerts import receiver  # noqa: F401 - the fixture: a local Apprise json:// target
 from tests.test_outages import queue, states
 
@@ -43,7 +43,7 @@ def two_instances(store_env, receiver):  # noqa: F811
 
 def check_at_once(apps, which):
     """Both instances run one check at the same moment; every message either of them sent."""
-    checks = [AlertChecks(app.extensions["delivery"]) for app in apps]
+    checks = [AlertChecks(relay_of(app).service) for app in apps]
     results, start = [[], []], threading.Barrier(len(checks))
 
     def run(n):

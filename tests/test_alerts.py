@@ -15,7 +15,7 @@ from delivery.alerts import AlertChecks
 from delivery.notify import with_timeouts
 from masking import mask
 from store.models import ALERTS, GATES
-from tests.conftest import FakeClock, make_worker, store_of
+from tests.conftest import FakeClock, make_worker, relay_of, store_of
 from tests.test_outages import queue
 from tests.procs import spawn, wait_for
 
@@ -68,7 +68,7 @@ def alerting(make_app, receiver, justclick):
     app = make_app(ALERT_URLS=receiver.url, BREAKER_FAILURES="2", RETRY_BASE_SECONDS="30")
     clock = FakeClock()
     store_of(app).clock, store_of(app).policy.rand = clock, (lambda: 1.0)
-    return app, clock, AlertChecks(app.extensions["delivery"])
+    return app, clock, AlertChecks(relay_of(app).service)
 
 
 def send(app, emails, script=None, justclick=None):
@@ -149,7 +149,7 @@ def test_a_dead_letter_after_the_retry_window(make_app, receiver, justclick):
     app = make_app(ALERT_URLS=receiver.url, RETRY_MAX_AGE_SECONDS="3600")
     clock = FakeClock()
     store_of(app).clock = clock
-    checks = AlertChecks(app.extensions["delivery"])
+    checks = AlertChecks(relay_of(app).service)
     send(app, [SECRET_EMAIL], "500", justclick)
     assert checks.run([checks.failing_destinations]) == []  # still pending: retried
     clock.advance(3601)
@@ -179,9 +179,9 @@ def test_a_silent_worker_is_reported_once_also_from_the_web(alerting, receiver, 
     clock.advance(200)
     assert checks.run([checks.worker_silent]) == []  # due for less than five minutes
     clock.advance(200)
-    thread = app.extensions["operations"].check_worker_silent()
+    thread = relay_of(app).operations.check_worker_silent()
     thread.join(10)
-    assert app.extensions["operations"].check_worker_silent() is None  # at most every 15 s per process
+    assert relay_of(app).operations.check_worker_silent() is None  # at most every 15 s per process
     assert receiver.titles(1) == ["unsub-relay: worker silent"]
     assert "How many: 1 due" in receiver.messages[0]["message"]
     assert checks.run([checks.worker_silent]) == []  # the same silence, already reported
@@ -189,9 +189,9 @@ def test_a_silent_worker_is_reported_once_also_from_the_web(alerting, receiver, 
 
 def test_no_alert_urls_means_no_checks_and_no_records(make_app, justclick):
     app = make_app()
-    checks = AlertChecks(app.extensions["delivery"])
+    checks = AlertChecks(relay_of(app).service)
     send(app, ["n@example.com"], 4, justclick)
-    assert checks.run() == [] and app.extensions["operations"].check_worker_silent() is None
+    assert checks.run() == [] and relay_of(app).operations.check_worker_silent() is None
 
 
 @pytest.mark.slow
@@ -200,7 +200,7 @@ def test_two_worker_processes_send_one_message(make_app, receiver, justclick, en
     send(app, [SECRET_EMAIL], 4, justclick)
     worker_env = {**env, "ALERT_URLS": receiver.url}
     workers = [spawn("flask worker", worker_env, tmp_path, f"w{n}") for n in range(2)]
-    ops = app.extensions["operations"]
+    ops = relay_of(app).operations
     try:
         assert wait_for(lambda: (ops.worker_seen() or {}).get("running") == 2, 30)
         titles = receiver.titles(1, 20)
@@ -250,7 +250,7 @@ def test_two_processes_checking_at_once_send_each_alert_once(store_app, store_en
     apps = [create_app({**store_env, "ALERT_URLS": receiver.url}) for _ in range(2)]  # two engines
     try:
         send(apps[0], [f"p{i}@example.com" for i in range(2)], 4, justclick)
-        checks = [AlertChecks(app.extensions["delivery"]) for app in apps]
+        checks = [AlertChecks(relay_of(app).service) for app in apps]
         results = [None, None]
         threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, checks[n].run()))
                    for n in range(2)]

@@ -12,6 +12,7 @@ import pytest
 from bench import bulk, cpu, growth, pgpath, pgwire, procs, report, stages, tls
 from bench.load import parse_wrk
 from bench.upstream import lead_email, stats
+from tests.conftest import relay_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTENDERS = ("unsub-relay (SQLite)", "unsub-relay (PostgreSQL)", "naive forwarder", "pooled forwarder",
@@ -259,7 +260,7 @@ def _filled_ledger_behaves(kind, monkeypatch):
     seen = {}
 
     def inspect(app, _size, catcher=None):
-        store = app.extensions["delivery"].store
+        store = relay_of(app).service.store
         seen["claimed"] = len(store.ledger.claim("test", 5000, ["justclick", "mailkit"]))
         seen["found"] = len(store.queries.find(target=bulk.existing_target(size // 2).upper()))
         seen["purged"] = store.queries.purge(90 * bulk.DAY)

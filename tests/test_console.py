@@ -12,7 +12,7 @@ import pytest
 from console import formats
 from console.search import parse_cursor
 from delivery.reports import day_series, outcome_table
-from tests.conftest import FakeClock, store_of
+from tests.conftest import FakeClock, relay_of, store_of
 from tests.helpers import post
 
 PASSWORD = "correct horse battery staple"
@@ -135,7 +135,7 @@ def test_replay_needs_the_token_and_then_sends(operator, console_app, justclick)
     assert page.status_code == 200 and "replay.me@example.com" in page.get_data(as_text=True)
     done = operator.post(f"/console/deliveries/{delivery_id}/replay", data={"csrf_token": csrf_of(page)})
     assert done.status_code == 303
-    shown = console_app.extensions["operations"].show(delivery_id)
+    shown = relay_of(console_app).operations.show(delivery_id)
     assert [a["sender"] for a in shown["attempt_history"]] == ["web", "replay"]
     log_page = operator.get("/console/log").get_data(as_text=True)
     assert delivery_id in log_page and "replay" in log_page
@@ -236,7 +236,7 @@ def test_replay_a_destination_after_confirmation(operator, console_app, justclic
     done = operator.post("/console/destinations/justclick/replay",
                          data={"csrf_token": csrf_of(confirm), "expected": "3"})
     assert done.status_code == 303
-    rows = console_app.extensions["operations"].find(status="pending")
+    rows = relay_of(console_app).operations.find(status="pending")
     assert len(rows) == 3
     assert "3 made due again" in operator.get("/console/log").get_data(as_text=True)
 
@@ -313,7 +313,7 @@ def test_tables_of_counts():
 def test_reports_on_each_store(store_app, clock):
     """The aggregates, search and log on SQLite and PostgreSQL (their day grouping differs), as datetimes."""
     from delivery.reports import Reports
-    reports = Reports(store_app.extensions["delivery"])
+    reports = Reports(relay_of(store_app).service)
     with store_of(store_app).writer.writing() as conn:
         conn.exec_driver_sql("DELETE FROM operator_log")
     client = store_app.test_client()

@@ -11,7 +11,7 @@ from console import formats
 from status import FAILED
 from store.models import DELIVERIES
 from store.reports import ReportQueries
-from tests.conftest import FakeClock, make_worker, store_of
+from tests.conftest import FakeClock, make_worker, relay_of, store_of
 from tests.test_console import (accept, console_app, console_store_app, csrf_of, ids_on,  # noqa: F401
                                 log_in, operator, search)
 
@@ -136,7 +136,7 @@ def test_sandbox_rows_are_never_shown(mixed, justclick):
     app, client, live, sandboxed = mixed
     overview = client.get("/console/").get_data(as_text=True)
     assert "Nothing failing." in overview and "/console/destinations/justclick/replay" not in overview
-    reports = app.extensions["reports"]
+    reports = relay_of(app).reports
     assert reports.overview()["month"]["justclick"]["total"] == 1
     assert ids_on(client.get("/console/search")) == [live]
     assert ids_on(client.get(search(client, address=SANDBOX_EMAIL))) == []
@@ -148,6 +148,6 @@ def test_sandbox_rows_are_never_shown(mixed, justclick):
     assert refused.status_code == 404
     sent = len(justclick.requests)
     client.post("/console/destinations/justclick/replay", data={"csrf_token": token, "expected": "0"})
-    assert app.extensions["operations"].replay(sandboxed) == 0 and len(justclick.requests) == sent
+    assert relay_of(app).operations.replay(sandboxed) == 0 and len(justclick.requests) == sent
     rows, _ = ReportQueries(store_of(app).writer, "sandbox").search({})
     assert sorted(r["id"] for r in rows if r["status"] == FAILED) == sorted(sandboxed)  # untouched

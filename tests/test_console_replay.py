@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import store_of
+from tests.conftest import relay_of, store_of
 from tests.helpers import post
 from tests.test_console import accept, console_store_app, csrf_of, log_in  # noqa: F401
 
@@ -46,9 +46,9 @@ def test_replaying_one_delivery_sends_that_one_only(backlog, justclick, replay):
     app, client, failed = backlog
     replay(app, client, failed[0])
     assert len(justclick.requests) == 1 and "failed0%40example.com" in justclick.requests[0]["body"].decode()
-    shown = app.extensions["reports"].delivery(failed[0])
+    shown = relay_of(app).reports.delivery(failed[0])
     assert shown["status"] == "done" and [a["sender"] for a in shown["attempt_history"]] == ["web", "replay"]
-    assert len(app.extensions["operations"].find(status="pending", limit=100)) == QUEUED
+    assert len(relay_of(app).operations.find(status="pending", limit=100)) == QUEUED
 
 
 def test_a_double_click_on_replay_sends_once(backlog, justclick):
@@ -68,7 +68,7 @@ def test_replaying_every_failed_one_sends_those_only(backlog, justclick):
     result = app.test_cli_runner().invoke(args=["deliveries", "replay", "--failed"])
     assert json.loads(result.output.splitlines()[0]) == {"replayed": 3}
     assert len(justclick.requests) == 3
-    assert len(app.extensions["operations"].find(status="pending", limit=100)) == QUEUED
+    assert len(relay_of(app).operations.find(status="pending", limit=100)) == QUEUED
 
 
 def test_a_destination_replay_sends_nothing_itself(backlog, justclick):
@@ -77,12 +77,12 @@ def test_a_destination_replay_sends_nothing_itself(backlog, justclick):
     done = client.post("/console/destinations/justclick/replay", data={"csrf_token": csrf_of(confirm),
                                                                        "expected": "3"})
     assert done.status_code == 303 and justclick.requests == []
-    assert len(app.extensions["operations"].find(status="pending", limit=100)) == QUEUED + 3
+    assert len(relay_of(app).operations.find(status="pending", limit=100)) == QUEUED + 3
 
 
 def test_a_row_being_sent_now_is_left_to_its_sender(backlog, justclick):
     """A worker holds the row's lease: the replay sends nothing (no second send of the same row)."""
     app, client, _ = backlog
-    queued = app.extensions["operations"].find(status="pending", limit=1)[0]["id"]
+    queued = relay_of(app).operations.find(status="pending", limit=1)[0]["id"]
     store_of(app).ledger.claim("someworker", QUEUED, ["justclick"])
-    assert app.extensions["operations"].replay([queued]) == 0 and justclick.requests == []
+    assert relay_of(app).operations.replay([queued]) == 0 and justclick.requests == []

@@ -12,9 +12,10 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-import docsite
+from app import create_app
 from docsite.files import resolve
 from tests.browser import LiveServer, browser, console_errors, screenshot, wait_for  # noqa: F401 (a fixture)
+from tests.conftest import store_of
 
 ROOT = Path(__file__).resolve().parent.parent
 # Any fetch during the build goes to a port where nothing listens: a plugin that needs the network fails it.
@@ -47,14 +48,12 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture
-def docs_app(make_app, site):
-    """The service with the site registered as app.py registers it (whether or not app.py already does)."""
-    app = make_app()
-    if "docsite" in app.blueprints:
-        app.extensions["docs_site"] = site
-    else:
-        docsite.init_app(app, site)
-    return app
+def docs_app(env, site):
+    """The service serving this build at /docs."""
+    app = create_app(env, docs_site=site)
+    store_of(app).upgrade()
+    yield app
+    store_of(app).close()
 
 
 def fetch(client, path, **kwargs):
@@ -160,12 +159,8 @@ def test_docs_without_a_slash_goes_to_the_home_page(docs_app):
     assert response.status_code == 308 and response.headers["Location"].endswith("/docs/")
 
 
-def test_an_unbuilt_site_says_how_to_build_it(make_app, tmp_path):
-    app = make_app()
-    if "docsite" in app.blueprints:
-        app.extensions["docs_site"] = tmp_path / "never-built"
-    else:
-        docsite.init_app(app, tmp_path / "never-built")
+def test_an_unbuilt_site_says_how_to_build_it(env, tmp_path):
+    app = create_app(env, docs_site=tmp_path / "never-built")
     for path in ("/docs/", "/docs/configuration/"):
         response = app.test_client().get(path)
         page = response.get_data(as_text=True)
@@ -196,16 +191,12 @@ def test_flask_docs_build_replaces_the_old_site(docs_app, tmp_path):
 
 @pytest.fixture(scope="module")
 def live_docs(site, tmp_path_factory):
-    from app import create_app
     instance = tmp_path_factory.mktemp("docs-instance")
-    app = create_app({"DATABASE_URL": f"sqlite:///{instance / 'ledger.sqlite3'}", "AUTO_MIGRATE": "1"})
-    if "docsite" in app.blueprints:
-        app.extensions["docs_site"] = site
-    else:
-        docsite.init_app(app, site)
+    app = create_app({"DATABASE_URL": f"sqlite:///{instance / 'ledger.sqlite3'}", "AUTO_MIGRATE": "1"},
+                     docs_site=site)
     with LiveServer(app) as server:
         yield server
-    app.extensions["delivery"].store.close()
+    store_of(app).close()
 
 
 def no_sideways_scroll(driver):

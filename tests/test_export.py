@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from delivery.export import CSV_COLUMNS, export_lines
-from tests.conftest import make_worker, store_of
+from tests.conftest import make_worker, relay_of, store_of
 from tests.helpers import post
 
 DONE_EMAIL, RETRIED_EMAIL, WAITING_EMAIL = "done@example.com", "retried@example.com", "waiting@example.com"
@@ -114,7 +114,7 @@ def test_a_hundred_thousand_rows_stream_in_bounded_memory(app, capsys):
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset the peak to the current resident size
     before, lines, size = rss_kb("VmRSS:"), 0, 0
-    for line in export_lines(app.extensions["operations"], "csv"):
+    for line in export_lines(relay_of(app).operations, "csv"):
         lines, size = lines + 1, size + len(line)
     growth = (rss_kb("VmHWM:") - before) / 1024
     assert lines == ROWS + 1

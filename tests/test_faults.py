@@ -13,7 +13,7 @@ import pytest
 
 from connectors.justclick import JustClick
 from store.ledger import KeyState, Planned
-from tests.conftest import TOKEN, store_of
+from tests.conftest import TOKEN, relay_of, store_of
 from tests.helpers import post
 
 A, B = "anna@example.com", "bob@example.com"
@@ -49,7 +49,7 @@ def test_a_key_whose_holder_died_answers_from_its_rows(store_app, clock, justcli
     probe = post(client, {"email": A}, route="justclick", headers={"X-Dry-Run": "1"})
     assert probe.status_code == 200
     from delivery.planning import make_plan
-    service = store_app.extensions["delivery"]
+    service = relay_of(store_app).service
     plan = make_plan([(0, {"email": A})], {}, False, ["justclick"], service.settings.vendors)
     accepted = store_of(store_app).ledger.accept(plan.plans, scoped("k-dead"), plan.fingerprint, "dead-owner")
     assert not isinstance(accepted, KeyState)

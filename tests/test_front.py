@@ -3,7 +3,7 @@ checked against the built site in tests/test_docs.py."""
 
 import pytest
 
-from tests.conftest import make_worker
+from tests.conftest import make_worker, relay_of
 from tests.procs import wait_for
 
 
@@ -28,7 +28,7 @@ def test_front_page_shows_the_worker_once_it_ran(app):
     loop = threading.Thread(target=worker.run)
     loop.start()
     try:
-        assert wait_for(lambda: app.extensions["operations"].worker_seen() is not None, 10)
+        assert wait_for(lambda: relay_of(app).operations.worker_seen() is not None, 10)
     finally:
         worker.stop()
         loop.join(10)

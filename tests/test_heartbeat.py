@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from store.models import HEARTBEATS
-from tests.conftest import FakeClock, make_worker, store_of
+from tests.conftest import FakeClock, make_worker, relay_of, store_of
 from tests.test_outages import queue
 from tests.procs import wait_for
 
@@ -33,7 +33,7 @@ def running(store_app, store_env):
 
 def test_a_running_worker_beats_records_its_claims_and_marks_its_stop(running, justclick):
     app, worker = running
-    ops = app.extensions["operations"]
+    ops = relay_of(app).operations
     assert wait_for(lambda: ops.worker_seen() is not None, 10)
     assert ops.worker_seen()["running"] == 1 and ops.worker_seen()["last_claim_at"] is None
     justclick.subscribe("hb@example.com", "Main")
@@ -77,4 +77,4 @@ def test_a_store_failure_in_the_heartbeat_never_reaches_the_loop(make_app, tmp_p
         HEARTBEATS.drop(conn)  # the table gone: every beat fails
     watch.tick()
     watch.stop()
-    assert app.extensions["operations"].readiness()[1]["worker"] is None
+    assert relay_of(app).operations.readiness()[1]["worker"] is None

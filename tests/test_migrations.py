@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 
 from settings import database_url
 from store.db import make_engine, upgrade
-from tests.conftest import throwaway_pg_database
+from tests.conftest import relay_of, throwaway_pg_database
 
 OLD_ROW = {"id": "d" * 32, "request_id": "r" * 32, "item_index": 0, "idempotency_key": "justclick:k-old",
            "destination": "justclick", "target": "old@example.com", "group_name": "Main", "campaign": None,
@@ -53,4 +53,4 @@ def test_0001_upgrades_to_0002_without_loss(empty_url, env, justclick):
     assert {k: shown[k] for k in ("target", "status", "outcome", "last_code")} == {
         "target": "old@example.com", "status": "done", "outcome": "unsubscribed", "last_code": "0"}
     assert shown["created_at"] == "2026-01-02T03:04:05Z" and shown["attempt_history"] == []
-    app.extensions["delivery"].store.close()
+    relay_of(app).service.store.close()

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from store.models import DELIVERIES
-from tests.conftest import make_worker, store_of
+from tests.conftest import make_worker, relay_of, store_of
 from tests.helpers import post
 
 A = "anna@example.com"
@@ -94,5 +94,5 @@ def test_a_sandbox_worker_is_not_the_live_worker(apps):
     no live worker, which is the truth: nothing delivers the live rows."""
     from datetime import datetime
     store_of(apps["sandbox"]).alerts.beat("sandbox-worker", "host", 1, datetime(2026, 1, 1), None)
-    seen = {name: app.extensions["operations"].worker_seen() for name, app in apps.items()}
+    seen = {name: relay_of(app).operations.worker_seen() for name, app in apps.items()}
     assert seen["live"] is None and seen["sandbox"]["running"] == 1

@@ -7,6 +7,7 @@ from selenium.webdriver.common.by import By
 from links.make import make_link
 from links.tokens import LinkSigner
 from tests.browser import LiveServer, browser, click_and_wait, console_errors, screenshot  # noqa: F401
+from tests.conftest import relay_of
 from tests.test_pages_i18n import TEXT
 
 SECRET = "link-secret-for-the-browser-tests-0123456789"
@@ -24,7 +25,7 @@ def live(tmp_path_factory, justclick):
                       "DATABASE_URL": f"sqlite:///{folder / 'ledger.sqlite3'}", "JUSTCLICK_MAX_RATE": "0"})
     with LiveServer(app) as server:
         yield server
-    app.extensions["delivery"].store.close()
+    relay_of(app).service.store.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "cs"])

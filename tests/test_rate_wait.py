@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from store.ledger import Planned
 from store.models import DELIVERIES
-from tests.conftest import TRUNCATE_ALL, FakeClock, store_of
+from tests.conftest import TRUNCATE_ALL, FakeClock, relay_of, store_of
 from tests.helpers import post
 
 RATE = 10
@@ -38,7 +38,7 @@ def webhook(n):
 def on_clock(app, justclick, clock, sleep):
     """Put the app's store on `clock` and its waits on `sleep`; the vendor's receive times, as they come."""
     store_of(app).clock = clock
-    app.extensions["delivery"].sleep = sleep
+    relay_of(app).service.sleep = sleep
     received = []
     justclick.on_request = lambda body: received.append(clock())
     return received

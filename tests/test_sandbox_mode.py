@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from tests.conftest import relay_of
 from tests.procs import free_port, procfile, spawn, up as _up, wait_for
 
 pytestmark = pytest.mark.slow
@@ -74,7 +75,7 @@ def test_flask_sandbox_runs_web_and_worker_and_prints_a_token(tmp_path):
 
 def test_the_sandbox_is_never_on_together_with_real_credentials(make_app):
     app = make_app(SANDBOX="1")  # the fixture's env has real (fake-vendor) credentials
-    settings = app.config["SETTINGS"]
+    settings = relay_of(app).settings
     assert settings.sandbox is False
     assert any("SANDBOX=1 cannot be on together with real credentials" in p for p in settings.problems)
     ready = app.test_client().get("/readyz")

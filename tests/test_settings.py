@@ -5,6 +5,7 @@ import json
 import pytest
 
 from settings import load_settings
+from tests.conftest import relay_of
 
 SECRETS = {"JUSTCLICK_SECRET": "jc-s3cret", "MAILKIT_CLIENT_MD5": "mk-s3cret", "WEBHOOK_TOKENS": "t0k3n",
            "WEBHOOK_SECRET": "whsec_c2VjcmV0", "TYPEFORM_SECRET": "tf-s3cret", "TALLY_SECRET": "ta-s3cret"}
@@ -88,7 +89,7 @@ def test_create_app_puts_the_scrubber_on_every_root_handler(env):
     app = create_app({**env, **SECRETS})
     handlers = logging.getLogger().handlers
     assert handlers and all(any(isinstance(f, ScrubSecrets) for f in h.filters) for h in handlers)
-    app.extensions["delivery"].store.close()
+    relay_of(app).service.store.close()
 
 
 GOOD_SECRET = "a-link-secret-of-forty-characters-000001"

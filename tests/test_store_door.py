@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from delivery.reports import Reports
-from tests.conftest import make_worker, store_of
+from tests.conftest import make_worker, relay_of, store_of
 from tests.helpers import post
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def test_rows_come_back_typed_and_json_at_the_edge(store_app, justclick):
     [attempt] = store.queries.attempts(row["id"])
     assert all(isinstance(v, datetime) for v in (row["created_at"], row["completed_at"], attempt["started_at"]))
     assert store.queries.get(row["id"]) == row
-    shown = store_app.extensions["operations"].show(row["id"])
+    shown = relay_of(store_app).operations.show(row["id"])
     assert shown["created_at"] == iso(row["created_at"]) and shown["attempt_history"][0]["started_at"] == \
         iso(attempt["started_at"])
     listed = store_app.test_cli_runner().invoke(args=["deliveries", "list", "--json", "--target", A.upper()])
@@ -57,13 +57,13 @@ def test_every_reader_sees_one_backlog(store_app, justclick, clock, pending):
     assert store.alerts.oldest_pending() == (None if not pending else (oldest, pending))
     ready = store_app.test_client().get("/readyz").json["store"]["oldest_pending_seconds"]
     assert ready == (60.0 if pending else 0.0)
-    assert Reports(store_app.extensions["delivery"]).overview()["pending"] == pending
+    assert Reports(relay_of(store_app).service).overview()["pending"] == pending
 
 
 def test_a_replay_leases_and_sends_exactly_its_rows(store_app, justclick):
     store = delivered(store_app, justclick, A)
     [row] = store.queries.find(target=A)
-    assert store_app.extensions["operations"].replay([row["id"]]) == 1
+    assert relay_of(store_app).operations.replay([row["id"]]) == 1
     assert store.queries.get(row["id"])["attempts"] == 2 and make_worker(store_app).run_once() == 0
 
 

@@ -1,10 +1,10 @@
 """The HTTP edge: webhook routes, health checks and error answers."""
 
 
-def init_app(app):
+def init_app(app, relay):
     """Register the webhook and health blueprints and the JSON error handlers."""
     from webhooks import errors, health, routes
 
     app.register_blueprint(routes.bp)
-    app.register_blueprint(health.bp)
-    errors.init_app(app)
+    app.register_blueprint(health.make_blueprint(relay.operations, relay.limits))
+    errors.init_app(app, relay.settings)
