@@ -75,12 +75,18 @@ def verify_body(secret, header, body, prefix=""):
         raise NotAuthorized("signature does not match")
 
 
+def query_secret(request, name):
+    """A secret from the query string as it was meant: an unencoded `+` (base64, as a platform generates
+    secrets) arrives as a space, and a configured secret never holds one (they are split on whitespace)."""
+    return (request.args.get(name) or "").replace(" ", "+")
+
+
 def offered_token(request):
     """The token a caller offers: Bearer header, X-Webhook-Token, or ?token= for forms."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.headers.get("X-Webhook-Token") or request.args.get("token") or ""
+    return request.headers.get("X-Webhook-Token") or query_secret(request, "token")
 
 
 def authorize(settings, request, body, now=None):
@@ -125,4 +131,4 @@ def form_field(request, name):
 
 def public_key_offered(request):
     """The public form key a request offers (`?key=` or a hidden field `key`), or ''."""
-    return request.args.get("key") or form_field(request, "key")
+    return query_secret(request, "key") or form_field(request, "key")

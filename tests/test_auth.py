@@ -96,3 +96,18 @@ def test_hidden_form_field_token(make_app, justclick, field, status):
 def test_form_token_field_is_not_read_from_json(make_app, justclick):
     client = make_app().test_client()
     assert post(client, {"email": "anna@example.com", "token": TOKEN}, token=None).status_code == 401
+
+
+BASE64_TOKEN = "q+8/Zx3Vb1LmN0pQr7sTu9wXy2A4cE6gH8jK0mO2qS4="  # as Render's generateValue makes them
+
+
+@pytest.mark.parametrize("query, status", [
+    (f"token={BASE64_TOKEN}", 200),  # pasted as is: each + arrives as a space
+    ("token=" + BASE64_TOKEN.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D"), 200),
+    ("token=" + BASE64_TOKEN.replace("+", "-"), 401),
+    ("token=" + BASE64_TOKEN.replace("+", "%20"), 200),  # the same bytes a + decodes to
+], ids=["unencoded", "percent-encoded", "altered", "space-encoded"])
+def test_a_base64_token_in_the_query_string_works_unencoded(make_app, justclick, query, status):
+    client = make_app(WEBHOOK_TOKENS=BASE64_TOKEN).test_client()
+    response = client.post(f"/hooks/justclick?{query}", json=BODY)
+    assert response.status_code == status, response.json
