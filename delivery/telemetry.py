@@ -6,6 +6,7 @@ multiprocess_mode so one scrape can merge what every gunicorn worker wrote.
 """
 
 import time
+from datetime import timezone
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -25,7 +26,8 @@ OLDEST_PENDING = Gauge("unsub_relay_oldest_pending_age_seconds", "Age of the old
 WORKER_CLAIMS = Counter("unsub_relay_worker_claims_total", "Deliveries a worker claimed and sent, by "
                         "destination.", ["destination"])
 WORKER_LAST_SEEN = Gauge("unsub_relay_worker_last_seen_timestamp_seconds", "Unix time a worker last sent a "
-                         "claimed delivery.", multiprocess_mode="max")
+                         "claimed delivery (set by the worker, and read from the ledger's heartbeat at scrape "
+                         "time, so any process's /metrics tells it).", multiprocess_mode="max")
 ALERTS_SENT = Counter("unsub_relay_alerts_sent_total", "Alert messages sent, by event.", ["event"])
 
 
@@ -59,7 +61,11 @@ def backlog_seen(pending, oldest_age_seconds):
 
 
 def refresh_backlog(operations):
-    """Read the backlog from the ledger (one indexed query) into the gauges, just before a scrape."""
+    """Read the backlog (one indexed query) and the workers' last claim (the heartbeat row) from the ledger
+    into the gauges, just before a scrape: a web process, which sends nothing as a worker, reports them too."""
     store = operations.store
     pending, oldest = store.backlog()
     backlog_seen(pending, store.age(oldest))
+    seen = store.alerts.worker_seen()
+    if seen and seen.get("last_claim_at"):
+        WORKER_LAST_SEEN.set(seen["last_claim_at"].replace(tzinfo=timezone.utc).timestamp())

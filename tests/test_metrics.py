@@ -3,6 +3,7 @@ gunicorn workers (multiprocess mode, the directory wiped at start, killed worker
 
 import os
 import signal
+from datetime import timezone
 
 import pytest
 import requests
@@ -12,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import metrics
 from metrics.hooks import prepare_directory
 from settings import load_settings
-from tests.conftest import make_worker
+from tests.conftest import make_worker, store_of
 from tests.helpers import TOKEN, post
 from tests.procs import free_port, spawn, up as _up, wait_for
 
@@ -75,6 +76,25 @@ def test_the_service_records_webhooks_deliveries_calls_claims_and_backlog(make_a
     assert value("unsub_relay_upstream_call_seconds_count", destination="justclick") - before["calls"] == 2
     assert value("unsub_relay_worker_claims_total", destination="justclick") - before["claims"] == 1
     assert value("unsub_relay_worker_last_seen_timestamp_seconds") > 0
+
+
+def test_a_web_scrape_tells_when_a_worker_last_sent(make_app, justclick):
+    """The web process sends nothing as a worker, yet its /metrics reports the workers' last claim, read from
+    the ledger: a "worker silent" rule holds whichever process is scraped."""
+    from delivery.telemetry import WORKER_LAST_SEEN
+    app = make_app(METRICS_TOKEN=METRICS_TOKEN)
+    client = app.test_client()
+    justclick.subscribe("c@example.com", "Main")
+    post(client, {"email": "c@example.com"}, route="justclick", headers={"Prefer": "respond-async"})
+    worker = make_worker(app)
+    assert worker.drain() == 1
+    worker.watch.claimed()  # as its loop does after a claim, then the heartbeat row it writes every 10 s
+    worker.watch.beat()
+    WORKER_LAST_SEEN.set(0)  # as in a web process, where no worker ever ran
+    page = samples(client.get("/metrics", headers=BEARER).get_data(as_text=True))
+    seen = store_of(app).alerts.worker_seen()["last_claim_at"]
+    assert page[("unsub_relay_worker_last_seen_timestamp_seconds", ())] == pytest.approx(
+        seen.replace(tzinfo=timezone.utc).timestamp())
 
 
 @pytest.mark.parametrize("environ, expect", [
