@@ -28,7 +28,7 @@ def ledger_calls(app, size):
 
     Re-point these calls after a refactor of the store; nothing else in the growth run names its API.
     """
-    from connectors.base import Result
+    from schemas.shapes import Outcome
     from store import utcnow
     from store.ledger import Planned, Sent
 
@@ -42,7 +42,7 @@ def ledger_calls(app, size):
     def accept_record(i):
         owner = f"{run}{i}"
         _, placed = ledger.accept([plan(f"new-{run}-{i}@example.com")], lease_owner=owner)
-        ledger.record([Sent(placed[0], Result("justclick", "unsubscribed", "0", "OK"), utcnow(), 1, "web")], owner)
+        ledger.record([Sent(placed[0], Outcome("justclick", "unsubscribed", "0", "OK"), utcnow(), 1, "web")], owner)
 
     def dedup(i):  # the look-up accept makes for every plan, on a recent address (a hit)
         with store.writer.reading() as conn:

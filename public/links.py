@@ -65,10 +65,11 @@ def unsubscribe_post(token):
         return error_page("invalid_link")
     limits.check_link(token)  # its own authority: mailbox providers post one-clicks from a few addresses
     fields = {claims.kind: claims.target, "group": claims.group, "campaign": claims.campaign}
-    plan = service.plan([(0, canonical({k: v for k, v in fields.items() if v is not None}))], to=claims.to)
+    deliveries = service.plan([(0, canonical({k: v for k, v in fields.items() if v is not None}))],
+                              to=claims.to, channel="link", auth="link")
     key = "link:" + hashlib.sha256(token.encode()).hexdigest()
     one_click = _one_click()
-    answer = service.submit(plan, key, respond_async=one_click, sender="web")
+    answer = service.submit(deliveries, key, respond_async=one_click, sender="web")
     if one_click:  # never a redirect, never a page: the mail client only reads the status
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
     return answers.respond(answer, settings, page=True)

@@ -11,7 +11,7 @@ import uuid
 
 from flask import current_app, request
 
-from delivery.answer import Outcome, answer_of
+from delivery.answer import Entry, answer_from
 from delivery.planning import public_fields
 from errors import Forbidden, Invalid
 from status import UNSUBSCRIBED
@@ -67,12 +67,12 @@ def caught(auth, body, settings):
     return True
 
 
-def decoy(plan):
+def decoy(deliveries, batch):
     """The answer a bot gets: a real answer's shape (one success per planned delivery, a fresh request id
     made as the ledger makes its ids, uuid4 hex), so it cannot tell that nothing was sent."""
-    outcomes = [Outcome(index=p.index, destination=p.destination, status=UNSUBSCRIBED, code=None, message="",
-                        delivery_id=uuid.uuid4().hex) for p in plan.plans]
-    return answer_of(uuid.uuid4().hex, outcomes, plan.batch)
+    entries = [Entry(index=d.index, destination=d.destination, status=UNSUBSCRIBED, code=None, message="",
+                     delivery_id=uuid.uuid4().hex) for d in deliveries]
+    return answer_from(uuid.uuid4().hex, entries, batch)
 
 
 def allowed(auth, dry_run):

@@ -31,10 +31,10 @@ def strictly(check, *args):
         raise Invalid(exc.messages) from None
 
 
-def dry_run(plan):
+def dry_run(deliveries):
     """`?dry_run=`, `X-Dry-Run:` or a `dry_run` field: a clear yes is a dry run, anything unclear a 422."""
     return strictly(any_flag, "dry_run", request.args.get("dry_run"), request.headers.get("X-Dry-Run"),
-                    *[unsubscribe.dry_run for _, unsubscribe in plan.requests])
+                    *[d.request.dry_run for d in deliveries])
 
 
 def _digest(text):
@@ -83,41 +83,38 @@ def destination_of(route):
     return "all" if route == EVERY else route
 
 
-@bp.before_request
-def _start_clock():
-    g.started = time.monotonic()
-
-
 @bp.route("/<hook:route>", methods=["POST", "PUT"])
 def hook(route):
     """Receive one webhook (or a batch) and answer only after the upstream answer was verified."""
+    started = time.monotonic()
     settings, service = current_app.config["SETTINGS"], current_app.extensions["delivery"]
     raw = request.get_data(cache=True)
     auth = authorize(settings, request, raw)
     body = intake.parse(request.mimetype, raw, lambda: request.form.items(multi=True))
-    g.one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
+    one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
     defaults = canonical({k: v for k, v in request.args.items() if k not in CONTROL_ARGS})
     inbound = read_items(body, defaults)
     g.webhook_source = inbound.source  # the sender type, for the webhook counter (metrics/routes.py)
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
     forms.screen(auth, body, inbound, settings)
-    plan = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route))
-    if dry_run(plan):
+    deliveries = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route), "webhook", auth)
+    if dry_run(deliveries):
         forms.allowed(auth, dry_run=True)
-        return answers.respond(service.preview(plan), settings)
+        return answers.respond(service.preview(deliveries, inbound.batch), settings, one_click=one_click)
     # The honeypot is read after validation: a bot is refused what a person would be, and else gets the
     # answer a person gets, through the same respond() below.
-    answer = forms.decoy(plan) if forms.caught(auth, body, settings) else send(route, auth, inbound, plan)
-    return answers.respond(answer, settings, redirect_to=plan.first_request.redirect,
-                           public=forms.is_public(auth))
+    caught = forms.caught(auth, body, settings)
+    answer = forms.decoy(deliveries, inbound.batch) if caught else send(route, auth, inbound, deliveries, started)
+    return answers.respond(answer, settings, redirect_to=deliveries[0].request.redirect,
+                           public=forms.is_public(auth), one_click=one_click)
 
 
-def send(route, auth, inbound, plan):
-    """Submit the plan to the delivery service and log the one line of this webhook."""
+def send(route, auth, inbound, deliveries, started):
+    """Submit the deliveries to the delivery service and log the one line of this webhook."""
     service = current_app.extensions["delivery"]
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
-    answer = service.submit(plan, idempotency_key(route, auth, inbound), respond_async)
-    webhook_line(request.path, inbound.source, auth, answer.outcomes, answers.http_status(answer.status),
-                 (time.monotonic() - g.started) * 1000, {p.index: p.target for p in plan.plans})
+    answer = service.submit(deliveries, idempotency_key(route, auth, inbound), respond_async, batch=inbound.batch)
+    webhook_line(request.path, inbound.source, auth, answer.entries, answers.http_status(answer.status),
+                 (time.monotonic() - started) * 1000, {d.index: d.target for d in deliveries})
     return answer
