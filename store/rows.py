@@ -6,6 +6,7 @@ functions at the end are that boundary, the one place the service crosses it.
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from schemas.shapes import Delivery, asks  # noqa: F401 - asks is the ledger's dedup rule
@@ -76,6 +77,7 @@ class Sent:
 # --- The boundary: Deliveries in and out of the ledger's row classes (goes at the merge) -------------------
 
 COLUMNS = {field.name for field in fields(Delivery)} - {"request", "index", "group"}
+MISSING = object()  # a column the statement did not read
 
 
 def planned(delivery):
@@ -91,13 +93,17 @@ def landed(delivery, place):
                    hold=place.hold, wait=place.wait)
 
 
+def _column(row, name, default=None):
+    """A column of a row read as a mapping (a request's rows) or by attribute (a claim's Row)."""
+    return row.get(name, default) if isinstance(row, Mapping) else getattr(row, name, default)
+
+
 def delivery_of(row):
     """A ledger row (a claim's, a replay's lease or a request's rows) as a Delivery; the columns a
     statement does not read keep their defaults."""
-    values = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
-    taken = {name: value for name, value in values.items() if name in COLUMNS}
-    return Delivery(**{"target": None, "payload": {}, **taken}, index=values.get("item_index", 0),
-                    group=values.get("group_name"))
+    read = {name: _column(row, name, MISSING) for name in COLUMNS}
+    taken = {"target": None, "payload": {}, **{name: value for name, value in read.items() if value is not MISSING}}
+    return Delivery(**taken, index=_column(row, "item_index", 0), group=_column(row, "group_name"))
 
 
 def sent(pairs, sender):

@@ -83,6 +83,13 @@ def destination_of(route):
     return "all" if route == EVERY else route
 
 
+@bp.before_request
+def _start_clock():
+    # Read by webhooks/errors.py's refusal line only, for refusals raised before the view (the caller's
+    # limit) or in it; the view times its own line (it is passed `started`).
+    g.started = time.monotonic()
+
+
 @bp.route("/<hook:route>", methods=["POST", "PUT"])
 def hook(route):
     """Receive one webhook (or a batch) and answer only after the upstream answer was verified."""
@@ -94,7 +101,7 @@ def hook(route):
     one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
     defaults = canonical({k: v for k, v in request.args.items() if k not in CONTROL_ARGS})
     inbound = read_items(body, defaults)
-    g.webhook_source = inbound.source  # the sender type, for the webhook counter (metrics/routes.py)
+    g.webhook_source = inbound.source  # for the webhook counter (metrics/routes.py, after the answer)
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
     forms.screen(auth, body, inbound, settings)
