@@ -88,7 +88,7 @@ class DeliveryService:
         return answer
 
     def accept(self, deliveries, key=None, owner=None, dedup=True, dedup_window=None):
-        """The ledger's accept for Deliveries: (request id, the Deliveries placed) or a taken key's KeyState."""
+        """Ledger.accept for Deliveries: (request id, the Deliveries placed), or a taken key's KeyState."""
         key_print = fingerprint(deliveries) if key else None
         accepted = self.store.ledger.accept([planned(d) for d in deliveries], key, key_print, owner, dedup,
                                             dedup_window)
@@ -107,7 +107,7 @@ class DeliveryService:
 
     def queue(self, deliveries, dedup_window):
         """Write deliveries for the worker alone (a bulk import): the dedup rule over `dedup_window` seconds
-        skips what is already pending or done, and repeats within `deliveries`; returns how many were queued."""
+        skips what is already pending or done, and repeats within `deliveries`; returns how many it queued."""
         _, placed = self.accept(deliveries, dedup=True, dedup_window=dedup_window)
         return sum(1 for d in placed if d.is_new)
 

@@ -26,7 +26,8 @@ class Worker:
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
-        rows = self.service.claimed(self.ledger.claim(self.id, self.concurrency * 4, list(self.service.connectors)))
+        limit = self.concurrency * 4
+        rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
         if not rows:
             return 0
         futures = self._submit(rows)

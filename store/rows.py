@@ -102,10 +102,12 @@ def delivery_of(row):
     """A ledger row (a claim's, a replay's lease or a request's rows) as a Delivery; the columns a
     statement does not read keep their defaults."""
     read = {name: _column(row, name, MISSING) for name in COLUMNS}
-    taken = {"target": None, "payload": {}, **{name: value for name, value in read.items() if value is not MISSING}}
+    taken = {name: value for name, value in read.items() if value is not MISSING}
+    taken = {"target": None, "payload": {}, **taken}
     return Delivery(**taken, index=_column(row, "item_index", 0), group=_column(row, "group_name"))
 
 
 def sent(pairs, sender):
     """[(Delivery, Outcome)] sent by `sender` as Ledger.record() reads them."""
-    return [Sent(delivery, outcome, outcome.started_at, outcome.duration_ms, sender) for delivery, outcome in pairs]
+    return [Sent(delivery, outcome, outcome.started_at, outcome.duration_ms, sender)
+            for delivery, outcome in pairs]

@@ -96,7 +96,7 @@ def test_row_status(state, outcome, status):
     (DELIVERY, "accepted; the worker will send it"),
     (replace(DELIVERY, hold="the breaker is open"), "the breaker is open"),
     (replace(DELIVERY, last_text="contact not found"), "contact not found"),
-    (replace(DELIVERY, is_new=False, last_text="contact not found"), "answered from an earlier identical request"),
+    (replace(DELIVERY, is_new=False, last_text="not found"), "answered from an earlier identical request"),
 ], ids=["accepted", "held", "read-back", "earlier"])
 def test_entry_of_a_delivery_not_sent_now(delivery, message):
     assert entry_of(delivery).message == message

@@ -87,7 +87,8 @@ class AcmeVendor(Vendor):
         if not unsubscribe.email:
             raise ValidationError({"email": ["Acme identifies contacts by email only."]})
         group = unsubscribe.options.get("group")
-        return Delivery(self.name, unsubscribe.email, {"address": unsubscribe.email, "list": group}, group=group)
+        payload = {"address": unsubscribe.email, "list": group}
+        return Delivery(self.name, unsubscribe.email, payload, group=group)
 
     def probe(self, connector, config):  # pragma: no cover - not exercised: Acme documents no harmless call
         return False, "Acme documents no harmless call"

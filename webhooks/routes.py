@@ -105,14 +105,17 @@ def hook(route):
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
     forms.screen(auth, body, inbound, settings)
-    deliveries = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route), "webhook", auth)
+    deliveries = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route),
+                              channel="webhook", auth=auth)
     if dry_run(deliveries):
         forms.allowed(auth, dry_run=True)
         return answers.respond(service.preview(deliveries, inbound.batch), settings, one_click=one_click)
     # The honeypot is read after validation: a bot is refused what a person would be, and else gets the
     # answer a person gets, through the same respond() below.
-    caught = forms.caught(auth, body, settings)
-    answer = forms.decoy(deliveries, inbound.batch) if caught else send(route, auth, inbound, deliveries, started)
+    if forms.caught(auth, body, settings):
+        answer = forms.decoy(deliveries, inbound.batch)
+    else:
+        answer = send(route, auth, inbound, deliveries, started)
     return answers.respond(answer, settings, redirect_to=deliveries[0].request.redirect,
                            public=forms.is_public(auth), one_click=one_click)
 
@@ -121,7 +124,8 @@ def send(route, auth, inbound, deliveries, started):
     """Submit the deliveries to the delivery service and log the one line of this webhook."""
     service = current_app.extensions["delivery"]
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
-    answer = service.submit(deliveries, idempotency_key(route, auth, inbound), respond_async, batch=inbound.batch)
+    key = idempotency_key(route, auth, inbound)
+    answer = service.submit(deliveries, key, respond_async, batch=inbound.batch)
     webhook_line(request.path, inbound.source, auth, answer.entries, answers.http_status(answer.status),
                  (time.monotonic() - started) * 1000, {d.index: d.target for d in deliveries})
     return answer
