@@ -17,7 +17,6 @@ from edge.logs import init_logging
 from sandbox.setup import sandbox_env
 from serving import guard
 from settings import load_settings
-from webhooks.errors import as_pages
 
 
 def create_app(env=None, docs_site=None):
@@ -44,23 +43,8 @@ def create_app(env=None, docs_site=None):
     metrics.init_app(app, relay)
     docsite.init_app(app, docs_site)
     limits.init_app(app, settings)  # behind the configured proxies, the client a limit counts
-    _until_merge(app, relay)
     app.wsgi_app = guard(app, settings)  # outermost: bodies whole under size and time limits; OPTIONS in JSON
     return app
-
-
-def _until_merge(app, relay):
-    """Converted at merge, then deleted: webhooks/routes.py and public/links.py still look up the settings,
-    the service and the signer, and their blueprints do not yet put limits and error pages on their views."""
-    app.config["SETTINGS"] = relay.settings
-    app.extensions["delivery"] = relay.service
-    if relay.link_signer is not None:
-        app.extensions["link_signer"] = relay.link_signer
-    views, pages = app.view_functions, as_pages(relay.settings)
-    for endpoint in ("hooks.hook", "links.make_links"):
-        views[endpoint] = relay.limits.per_caller(views[endpoint])
-    views["links.unsubscribe_page"] = pages(relay.limits.per_client(views["links.unsubscribe_page"]))
-    views["links.unsubscribe_post"] = pages(views["links.unsubscribe_post"])
 
 
 app = create_app()

@@ -9,7 +9,7 @@ from store.ledger import Planned
 
 def main(count):
     app = create_app()
-    ledger = app.extensions["delivery"].store.ledger
+    ledger = app.extensions["unsub_relay"].service.store.ledger
     for start in range(0, count, 200):
         plans = [Planned(i, "justclick", f"backlog-{i}@example.com", "Main", None, {},
                          {"lead_email": f"backlog-{i}@example.com", "rass_name": "Main"})

@@ -28,11 +28,11 @@ def ledger_calls(app, size):
 
     Re-point these calls after a refactor of the store; nothing else in the growth run names its API.
     """
-    from connectors.base import Result
+    from schemas.shapes import Outcome
     from store import utcnow
     from store.ledger import Planned, Sent
 
-    store = app.extensions["delivery"].store
+    store = app.extensions["unsub_relay"].service.store
     ledger, queries = store.ledger, store.queries
     run = uuid.uuid4().hex[:8]
 
@@ -42,7 +42,7 @@ def ledger_calls(app, size):
     def accept_record(i):
         owner = f"{run}{i}"
         _, placed = ledger.accept([plan(f"new-{run}-{i}@example.com")], lease_owner=owner)
-        ledger.record([Sent(placed[0], Result("justclick", "unsubscribed", "0", "OK"), utcnow(), 1, "web")], owner)
+        ledger.record([Sent(placed[0], Outcome("justclick", "unsubscribed", "0", "OK"), utcnow(), 1, "web")], owner)
 
     def dedup(i):  # the look-up accept makes for every plan, on a recent address (a hit)
         with store.writer.reading() as conn:
@@ -141,7 +141,7 @@ def measure(kind, size, tmp, explain):
     app = create_app({"JUSTCLICK_LOGIN": LOGIN, "JUSTCLICK_SECRET": SECRET, "JUSTCLICK_GROUP": "Main",
                       "WEBHOOK_TOKENS": TOKEN, "DATABASE_URL": url,
                       "JUSTCLICK_MAX_RATE": "0", "MAILKIT_MAX_RATE": "0"})
-    store = app.extensions["delivery"].store  # migrated by create_app (AUTO_MIGRATE)
+    store = app.extensions["unsub_relay"].service.store  # migrated by create_app (AUTO_MIGRATE)
     try:
         store.engine.dispose()
         filled = bulk.fill(store.engine, size, utcnow())

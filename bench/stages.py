@@ -153,7 +153,7 @@ def profiled(procs, count, database_url=None):
         try:
             return measure(app, count)
         finally:
-            app.extensions["delivery"].store.close()
+            app.extensions["unsub_relay"].service.store.close()
 
 
 def section(procs, count):

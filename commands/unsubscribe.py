@@ -47,12 +47,12 @@ def unsubscribe_result(service, target, to, options, force=False):
     named as a sender names them (group, campaign, ...)."""
     try:
         fields = canonical({**target_fields(target), **{k: v for k, v in options.items() if v is not None}})
-        plan = service.plan([(0, fields)], to=to)
+        deliveries = service.plan([(0, fields)], to=to, channel="cli", auth="operator")
     except Invalid as exc:
         return EXIT_USAGE, {"status": "invalid", "errors": exc.errors}
     except NotConfigured as exc:
         return EXIT_USAGE, {"status": "invalid", "errors": {"to": [exc.message]}}
-    answer = service.submit(plan, sender="cli", dedup=not force)
+    answer = service.submit(deliveries, sender="cli", dedup=not force)
     results = [{k: entry[k] for k in REPORTED} for entry in answer.body["results"]]
     code = EXIT_OK if all(is_success(r["status"]) for r in results) else EXIT_FAILED
     if to != "all":

@@ -1,12 +1,12 @@
-"""What every connector shares: the result model and the pooled HTTP transport under one overall deadline."""
+"""What every connector shares: its Outcome, and the pooled HTTP transport under one overall deadline."""
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-import status
 from connectors.errors import APIConnectionError, ConfigurationError, RateLimitError, UpstreamError
 from connectors.transport import Transport, TransportError
+from schemas.shapes import Outcome
+
 MAX_RETRY_AFTER = 6 * 3600.0  # a vendor's Retry-After is believed up to this, well inside the 48 hours
 
 
@@ -25,40 +25,10 @@ def retry_after_seconds(value, now=None):
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-@dataclass(frozen=True)
-class Result:
-    """The outcome of one unsubscribe at one destination (`status` is one of status.py's outcomes)."""
-
-    destination: str
-    status: str
-    code: str | None = None
-    message: str = ""
-    error: UpstreamError | None = None
-
-    @property
-    def ok(self):
-        """True when the person is (or already was) off the list."""
-        return status.is_success(self.status)
-
-    @property
-    def transient(self):
-        """True when a later retry may succeed."""
-        return self.error is not None and self.error.transient
-
-    @property
-    def error_kind(self):
-        """The error's kind (configuration, connection, ...), or None for a success."""
-        return self.error.kind if self.error is not None else None
-
-    @classmethod
-    def from_error(cls, destination, error):
-        """A failed or rejected result carrying the error that explains it."""
-        return cls(destination, error.status, error.code, error.message, error)
-
-    def as_dict(self):
-        """The flat, stable shape that Zapier maps into later steps."""
-        return {"destination": self.destination, "status": self.status,
-                "code": self.code, "message": self.message}
+def failure(destination, error):
+    """The Outcome of a call that ended in an UpstreamError: refused, failed, unverified or worth a retry."""
+    return Outcome(destination, error.status, error.code, error.message, error.kind, error.transient,
+                   getattr(error, "retry_after", None), error.verified)
 
 
 class Connector:
@@ -98,11 +68,11 @@ class Connector:
                                   code=f"http_{code}")
 
     def send(self, payload):
-        """Send one outbound payload and return a Result; never raises UpstreamError."""
+        """Send one delivery's payload and return its Outcome; never raises UpstreamError."""
         try:
             return self.call(payload)
         except UpstreamError as error:
-            return Result.from_error(self.name, error)
+            return failure(self.name, error)
 
     def call(self, payload):  # pragma: no cover - every connector overrides it
         raise NotImplementedError

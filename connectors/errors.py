@@ -1,4 +1,4 @@
-"""The upstream error tree: connectors raise these inside a call and turn them into a Result at their
+"""The upstream error tree: connectors raise these inside a call and turn them into an Outcome at their
 boundary (`Connector.send`), so nothing above the connectors catches them; callers read `kind`.
 """
 
@@ -11,6 +11,7 @@ class UpstreamError(Exception):
     status = FAILED
     transient = False
     kind = "upstream"
+    verified = True  # the vendor's own answer says so (refusals, codes); no answer or a forged one is not
 
     def __init__(self, message, code=None):
         super().__init__(message)
@@ -35,6 +36,7 @@ class VerificationError(UpstreamError):
     """The upstream's answer failed its signature check or could not be trusted."""
 
     kind = "verification"
+    verified = False
 
 
 class TransientError(UpstreamError):
@@ -42,6 +44,7 @@ class TransientError(UpstreamError):
 
     transient = True
     kind = "unavailable"
+    verified = False
 
 
 class RateLimitError(TransientError):

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
-from connectors.base import Connector, Result
+from connectors.base import Connector
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                RateLimitError, UpstreamError, VerificationError)
 from connectors.php import http_build_query
-from connectors.vendor import LedgerFields, Option, Var, Vendor, check_url
+from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.fields import Name
+from schemas.shapes import Delivery, Outcome
 from status import NOT_SUBSCRIBED, UNSUBSCRIBED
 
 DEFAULT_URL = "https://{login}.justclick.ru/api/"
@@ -84,9 +85,9 @@ class JustClick(Connector):
         answer = self._verified(response)
         code = answer["error_code"]
         if code == 0:
-            return Result(self.name, UNSUBSCRIBED, "0", answer["error_text"] or "unsubscribed")
+            return Outcome(self.name, UNSUBSCRIBED, "0", answer["error_text"] or "unsubscribed")
         if code == 801:
-            return Result(self.name, NOT_SUBSCRIBED, "801", answer["error_text"] or "contact not found")
+            return Outcome(self.name, NOT_SUBSCRIBED, "801", answer["error_text"] or "contact not found")
         raise error_for(code, answer["error_text"])
 
     def _verified(self, response):
@@ -171,12 +172,10 @@ class JustClickVendor(Vendor):
     def build(self, config, timeout):
         return JustClick(config.login, config.secret, config.url, timeout)
 
-    def payload(self, request, config):
-        group = request.options.get("group") or config.group or None
-        return self.schema.load({"email": request.email, "group": group})
-
-    def ledger_fields(self, payload):
-        return LedgerFields(target=payload["lead_email"], group=payload["rass_name"], options={})
+    def delivery(self, unsubscribe, config):
+        group = unsubscribe.options.get("group") or config.group or None
+        payload = self.schema.load({"email": unsubscribe.email, "group": group})
+        return Delivery(self.name, payload["lead_email"], payload, group=payload["rass_name"])
 
     def report(self, config):
         return {"api_url": config.url, "default_group": config.group or None}

@@ -10,11 +10,12 @@ from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from connectors.base import Connector, Result
+from connectors.base import Connector
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                UpstreamError, VerificationError)
-from connectors.vendor import LedgerFields, Option, Var, Vendor, check_url
+from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.fields import Digits, Flag, WholeNumber
+from schemas.shapes import Delivery, Outcome, asks
 from status import ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED
 
 URLS = {"json": "https://api.mailkit.eu/json.fcgi", "xmlrpc": "https://api.mailkit.eu/rpc.fcgi"}
@@ -121,7 +122,7 @@ class Mailkit(Connector):
             raise error_for(str(answer.get("error") or "no error text"), code=error_status)
         status = str(answer.get("status", "")).strip()
         if status == "2":
-            return Result(self.name, ALREADY_UNSUBSCRIBED, "2", "already unsubscribed")
+            return Outcome(self.name, ALREADY_UNSUBSCRIBED, "2", "already unsubscribed")
         if status == "1":
             return self._status_one(str(answer.get("ID_email", "")).strip(), sent)
         raise UpstreamError(f"Mailkit answered an unknown status {status!r}", code=status or None)
@@ -130,9 +131,9 @@ class Mailkit(Connector):
         """Status 1 carries the contact's numeric ID_email (unsubscribed) or echoes the address we sent (it
         is in no list). Anything else is about an address we did not send: no success is read from it."""
         if _echoes(echoed, sent):  # first: a phone number echoed without its '+' is no ID
-            return Result(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
+            return Outcome(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
         if echoed.isascii() and echoed.isdigit():
-            return Result(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {echoed})")
+            return Outcome(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {echoed})")
         raise VerificationError(OTHER_ADDRESS, code="1")
 
     def _xmlrpc_result(self, response, sent):
@@ -143,9 +144,9 @@ class Mailkit(Connector):
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
         if isinstance(value, int):
-            return Result(self.name, UNSUBSCRIBED, str(value), f"unsubscribed (ID_email {value})")
+            return Outcome(self.name, UNSUBSCRIBED, str(value), f"unsubscribed (ID_email {value})")
         if _echoes(value, sent):
-            return Result(self.name, NOT_SUBSCRIBED, None, "the address is in no list")
+            return Outcome(self.name, NOT_SUBSCRIBED, None, "the address is in no list")
         if _an_address(value):
             raise VerificationError(OTHER_ADDRESS)
         raise error_for(value)
@@ -259,25 +260,25 @@ class MailkitVendor(Vendor):
     def build(self, config, timeout):
         return Mailkit(config.client_id, config.client_md5, config.url, timeout, transport=config.transport)
 
-    def payload(self, request, config):
-        options = request.options
-        return self.schema.load({"email": request.email, "phone": request.phone,
-                                 "id_email": options.get("ID_email"),
-                                 "campaign": options.get("ID_send_message"),
-                                 "send_optout": options.get("send_optout", True),
-                                 "timeout_days": options.get("timeout_days")})
+    def delivery(self, unsubscribe, config):
+        options = unsubscribe.options
+        payload = self.schema.load({"email": unsubscribe.email, "phone": unsubscribe.phone,
+                                    "id_email": options.get("ID_email"),
+                                    "campaign": options.get("ID_send_message"),
+                                    "send_optout": options.get("send_optout", True),
+                                    "timeout_days": options.get("timeout_days")})
+        target = payload["email"] or payload["ID_email"]
+        return Delivery(self.name, target, payload, campaign=payload["ID_send_message"],
+                        options={"send_optout": payload["send_optout"], "timeout_days": payload["timeout_days"]},
+                        answered_by=self.answered_by(payload, target))
 
-    def ledger_fields(self, payload):
-        options = {"send_optout": payload["send_optout"], "timeout_days": payload["timeout_days"]}
-        return LedgerFields(target=payload["email"] or payload["ID_email"], campaign=payload["ID_send_message"],
-                            options=options)
-
-    def answered_by(self, payload):
+    @staticmethod
+    def answered_by(payload, target):
         """A temporary opt-out is answered by a permanent one asked just before: sending it after would make
         the permanent one expire (timeout_days: how long the recipient stays unsubscribed)."""
         if payload["timeout_days"]:
-            return payload, {**payload, "timeout_days": None}
-        return (payload,)
+            return asks(payload, target), asks({**payload, "timeout_days": None}, target)
+        return ()
 
     def report(self, config):
         return {"transport": config.transport, "api_url": config.url}

@@ -3,7 +3,7 @@
 urllib3 directly rather than requests on top of it: per call requests re-merged settings, built a
 PreparedRequest, a CaseInsensitiveDict and a Response, and cost 430 µs of CPU where urllib3's pool costs
 210 (bench/RESULTS.md, "Time per stage"). What a connector needs of an answer is its status, headers and
-bytes, which `Answer` keeps. Mechanism only: what a status or an error means is the connector's to say.
+bytes, which `Reply` keeps. Mechanism only: what a status or an error means is the connector's to say.
 """
 
 import json
@@ -29,7 +29,7 @@ class TransportError(Exception):
         self.kind, self.timed_out = kind, timed_out
 
 
-class Answer:
+class Reply:
     """What an upstream answered: HTTP status, headers and the whole body."""
 
     __slots__ = ("status_code", "headers", "content")
@@ -88,7 +88,7 @@ class Transport:
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
 
     def post(self, body, content_type):
-        """POST bytes; the Answer, or TransportError when nothing usable came back in time."""
+        """POST bytes; the Reply, or TransportError when nothing usable came back in time."""
         headers = {"User-Agent": USER_AGENT, "Content-Type": content_type, "Content-Length": str(len(body))}
         with deadline(self.total) as call:
             try:
@@ -98,4 +98,4 @@ class Transport:
                 raise TransportError(type(exc).__name__, call.expired or _timed_out(exc)) from None
         if call.expired:  # cut at the deadline: a body without a length would read as complete
             raise TransportError("deadline", True)
-        return Answer(response.status, response.headers, response.data)
+        return Reply(response.status, response.headers, response.data)

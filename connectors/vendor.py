@@ -3,8 +3,8 @@ loop over vendors instead of naming them.
 
 After Apprise's service classes: each vendor module declares its name, the environment variables it reads
 (and which are secret), the request fields it reads beyond the address (with the names senders use for
-them), which kinds of address it takes, how its configuration is read and its connector built, its payload,
-which ledger fields a payload fills, what `flask check` reports and how it probes its credentials.
+them), which kinds of address it takes, how its configuration is read and its connector built, the Delivery
+it makes of an Unsubscribe, what `flask check` reports and how it probes its credentials.
 """
 
 from dataclasses import dataclass
@@ -32,16 +32,6 @@ class Option:
     aliases: tuple = ()
     public: bool = False
     identifies: bool = False  # names the person by itself (a vendor's contact ID), instead of an address
-
-
-@dataclass(frozen=True)
-class LedgerFields:
-    """What a payload puts in the ledger's own columns, so queries never read vendor wire keys."""
-
-    target: str
-    group: str | None = None
-    campaign: str | None = None
-    options: dict | None = None
 
 
 class Vendor:
@@ -84,17 +74,11 @@ class Vendor:
     def build(self, config, timeout):  # pragma: no cover - every vendor overrides it
         raise NotImplementedError
 
-    def payload(self, request, config):  # pragma: no cover - every vendor overrides it
-        """The vendor payload for an UnsubscribeRequest; marshmallow ValidationError when it cannot be sent."""
+    def delivery(self, unsubscribe, config):  # pragma: no cover - every vendor overrides it
+        """The Delivery this vendor makes of an Unsubscribe (schemas/shapes.py): its payload, the ledger's
+        columns, and what earlier deliveries also answer it; marshmallow ValidationError when it cannot be
+        sent."""
         raise NotImplementedError
-
-    def ledger_fields(self, payload):  # pragma: no cover - every vendor overrides it
-        raise NotImplementedError
-
-    def answered_by(self, payload):
-        """The payloads whose delivery also answers this one (dedup within the window): itself, and where a
-        vendor has a weaker form of the same opt-out (a temporary one), the stronger form too."""
-        return (payload,)
 
     def report(self, config):
         """What `flask check` shows besides configured/missing: URLs and defaults, never a secret."""

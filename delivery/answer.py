@@ -1,13 +1,16 @@
-"""Pure mapping from what happened to each delivery to the answer a caller gets (one status vocabulary)."""
+"""Pure mapping from [(Delivery, Outcome)] to the answer a caller gets (one status vocabulary)."""
 
 from dataclasses import dataclass
 
 from status import DRY_RUN, FAILED, PENDING, QUEUED, overall
 
+ACCEPTED = "accepted; the worker will send it"
+EARLIER = "answered from an earlier identical request"
+
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one item's unsubscribe at one destination came to, as the caller is told."""
+class Entry:
+    """One item's unsubscribe at one destination, as the caller is told."""
 
     index: int
     destination: str
@@ -25,10 +28,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Answer:
-    """The answer to one request: the JSON body, the outcomes it was made of, whether it is a replay."""
+    """The answer to one request: the JSON body, the entries it was made of, whether it is a replay."""
 
     body: dict
-    outcomes: tuple = ()
+    entries: tuple = ()
     replayed: bool = False
 
     @property
@@ -42,31 +45,30 @@ def row_status(state, outcome):
     return QUEUED if state == PENDING else (outcome or FAILED)
 
 
-def from_result(place, result):
-    """The outcome of a send: a transient failure is queued (the row stays pending for the worker)."""
-    plan = place.plan
-    status = QUEUED if result.transient else result.status
-    return Outcome(plan.index, plan.destination, status, result.code, result.message, place.id)
+def entry_of(delivery, outcome=None):
+    """The Entry for a delivery: sent now (`outcome`: a transient failure is queued, the row stays pending
+    for the worker), or not sent now (written for the worker, answered by an earlier identical row, or read
+    back from the ledger for a repeat)."""
+    d = delivery
+    if outcome is not None:
+        status = QUEUED if outcome.transient else outcome.status
+        return Entry(d.index, d.destination, status, outcome.code, outcome.message, d.id)
+    message = (d.hold or d.last_text or ACCEPTED) if d.is_new else EARLIER
+    return Entry(d.index, d.destination, row_status(d.status, d.outcome), d.last_code, message, d.id)
 
 
-def from_place(place, message):
-    """The outcome of a row that was not sent now: written for the worker, or an earlier identical one."""
-    plan = place.plan
-    return Outcome(plan.index, plan.destination, row_status(place.status, place.outcome), place.last_code,
-                   message, place.id)
+def answer_of(request_id, pairs, batch, replayed=False):
+    """The Answer for a request's [(Delivery, Outcome or None)]: the most serious status on top, one entry
+    per delivery."""
+    entries = [entry_of(delivery, outcome) for delivery, outcome in pairs]
+    return answer_from(request_id, entries, batch, replayed)
 
 
-def from_row(row):
-    """The outcome of a stored row (a repeat whose first request never stored its answer)."""
-    return Outcome(row["item_index"], row["destination"], row_status(row["status"], row["outcome"]),
-                   row["last_code"], row["last_text"] or "accepted; the worker will send it", row["id"])
-
-
-def answer_of(request_id, outcomes, batch, replayed=False):
-    """The Answer for a request's outcomes: the most serious status on top, one entry per result."""
-    body = {"id": request_id, "status": overall(o.status for o in outcomes),
-            "results": [o.as_dict(batch) for o in outcomes]}
-    return Answer(body, tuple(outcomes), replayed)
+def answer_from(request_id, entries, batch, replayed=False):
+    """The Answer made of these entries."""
+    body = {"id": request_id, "status": overall(e.status for e in entries),
+            "results": [e.as_dict(batch) for e in entries]}
+    return Answer(body, tuple(entries), replayed)
 
 
 def dry_run_answer(entries, batch):

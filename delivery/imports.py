@@ -134,10 +134,10 @@ class Seen:
         self.db.execute("CREATE TABLE seen (target TEXT, destination TEXT, grp TEXT, "
                         "PRIMARY KEY (target, destination, grp)) WITHOUT ROWID")
 
-    def add(self, planned):
+    def add(self, delivery):
         """True when this delivery was not met before (and now is)."""
         return self.db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?, ?)",
-                               (planned.target, planned.destination, planned.group or "")).rowcount == 1
+                               (delivery.target, delivery.destination, delivery.group or "")).rowcount == 1
 
     def close(self):
         self.db.close()
@@ -172,15 +172,16 @@ class Importer:
             self.summary.bad(number, fields.errors)
             return
         try:
-            plan = self.service.plan([(number, {**self.defaults, **canonical(fields)})], to=self.to)
+            deliveries = self.service.plan([(number, {**self.defaults, **canonical(fields)})], to=self.to,
+                                           channel="import", auth="operator")
         except RelayError as exc:  # Invalid (a bad line) or NotConfigured (refused before the loop)
             self.summary.bad(number, exc.errors or {"_line": [exc.message]})
             return
-        for planned in plan.plans:
-            if self.dry_run and not self.seen.add(planned):  # nothing is written: the file's own repeats
+        for delivery in deliveries:
+            if self.dry_run and not self.seen.add(delivery):  # nothing is written: the file's own repeats
                 self.summary.duplicates += 1
                 continue
-            self.pending.append(planned)
+            self.pending.append(delivery)
 
     def _flush(self):
         batch, self.pending = self.pending, []

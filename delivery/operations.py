@@ -115,14 +115,14 @@ class Operations:
         ids, sent = list(ids or []), 0
         for start in range(0, len(ids), REPLAY_CHUNK):
             owner = new_id()
-            rows = self.store.ledger.lease_again(ids[start:start + REPLAY_CHUNK], owner,
-                                                 list(self.service.connectors), seen)
-            self.store.ledger.record(list(self.service.pool.map(self._send_again, rows)), owner)
+            rows = self.service.claimed(self.store.ledger.lease_again(ids[start:start + REPLAY_CHUNK], owner,
+                                                                      list(self.service.connectors), seen))
+            self.service.record(list(self.service.pool.map(self._send_again, rows)), owner, "replay")
             sent += len(rows)
         return sent
 
-    def _send_again(self, row):
-        return self.service.attempt(row, row.destination, row.payload, "replay")
+    def _send_again(self, delivery):
+        return self.service.attempt(delivery, "replay")
 
     def find(self, status=None, target=None, limit=100):
         """Deliveries as JSON-able dicts, newest first (the CLI's `list`)."""

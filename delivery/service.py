@@ -1,20 +1,23 @@
 """The delivery service: the one path from a validated request to the vendors and back.
 
-Every entry point (webhook, CLI, replay, worker) comes through here: plan, accept (rows written first, the
-idempotency and dedup decisions made in the same transaction), attempt (the send timed and recorded with
-its result), and the answer returned upward as a value.
+Every entry point (webhook, link, CLI, replay, worker) comes through here: plan (an Unsubscribe per item,
+a Delivery per destination, each made by its vendor), accept (rows written first, the idempotency and dedup
+decisions made in the same transaction), send (a Delivery to its vendor, an Outcome back, timed and
+recorded), and the Answer made of [(Delivery, Outcome)] returned upward as a value.
 """
 
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 
 from delivery import answer as answers
 from delivery import telemetry
-from delivery.planning import make_plan
+from delivery.planning import fingerprint, make_plan
 from errors import InProgress, KeyReused, NotConfigured, StoreUnavailable
 from status import QUEUED
-from store.ledger import KeyState, Sent, new_id
+from store.ledger import KeyState, new_id
+from store.rows import delivery_of, landed, planned, sent
 
 GRACE_SECONDS = 1.0
 log = logging.getLogger("unsub_relay.delivery")
@@ -46,99 +49,105 @@ class DeliveryService:
             raise NotConfigured(f"{wanted} is not configured: run `flask check` to see what is missing")
         return [wanted]
 
-    def plan(self, items, errors=None, batch=False, to="all"):
-        """A Plan for canonical field mappings [(index, fields)]; NotConfigured or Invalid, nothing sent."""
-        names = self.names(to)
-        return make_plan(items, errors or {}, batch, names, self.settings.vendors)
+    def plan(self, items, errors=None, batch=False, to="all", channel=None, auth=None):
+        """The Deliveries for canonical field mappings [(index, fields)], each item's Unsubscribe marked
+        with how it came in; NotConfigured or Invalid, nothing sent."""
+        how = {"channel": channel, "auth": auth, "received_at": self.store.now()}
+        return make_plan(items, errors or {}, batch, self.names(to), self.settings.vendors, how)
 
-    def preview(self, plan):
+    def preview(self, deliveries, batch=False):
         """The dry-run Answer: the requests that would go out, secrets redacted."""
         return answers.dry_run_answer(
-            [(p.index, p.destination, self.connectors[p.destination].preview(p.payload)) for p in plan.plans],
-            plan.batch)
+            [(d.index, d.destination, self.connectors[d.destination].preview(d.payload)) for d in deliveries],
+            batch)
 
-    def submit(self, plan, key=None, respond_async=False, sender="web", dedup=True):
-        """Accept the plan's deliveries, attempt the new ones once (unless async), record, answer.
+    def submit(self, deliveries, key=None, respond_async=False, sender="web", dedup=True, batch=False):
+        """Accept the deliveries, send the new ones once (unless async), record, answer.
 
         `key` is the request's idempotency key, already scoped by the caller (route and credential).
         """
         if key:
             state = self.store.ledger.key_state(key)
             if state is not None:
-                return self._repeat(state, plan)
+                return self._repeat(state, deliveries, batch)
         owner = None if respond_async else new_id()
-        accepted = self.store.ledger.accept(plan.plans, key, plan.fingerprint, owner, dedup)
+        accepted = self.accept(deliveries, key, owner, dedup)
         if isinstance(accepted, KeyState):  # the same key arrived twice at once: the first one answers
-            return self._repeat(accepted, plan)
+            return self._repeat(accepted, deliveries, batch)
         request_id, placed = accepted
-        fresh = [place for place in placed if place.is_new and not place.hold]
-        sent, late = ([], []) if respond_async else self._send(fresh, sender)
-        outcomes = self._outcomes(placed, sent)
-        for place, outcome in zip(placed, outcomes):
-            if place.is_new:
-                telemetry.delivered(outcome.destination, outcome.status)
-        answer = answers.answer_of(request_id, outcomes, plan.batch)
-        self.store.ledger.record(sent, owner, (request_id, answer.body) if key else None)
-        for future, _ in late:  # a send that outlived its deadline: record it whenever it ends
-            future.add_done_callback(lambda f: self._record_late(f, owner))
+        fresh = [d for d in placed if d.is_new and not d.hold]
+        done, late = ([], []) if respond_async else self._send(fresh, sender)
+        outcomes = {d.id: outcome for d, outcome in done}
+        answer = answers.answer_of(request_id, [(d, outcomes.get(d.id)) for d in placed], batch)
+        for delivery, entry in zip(placed, answer.entries):
+            if delivery.is_new:
+                telemetry.delivered(entry.destination, entry.status)
+        self.record(done, owner, sender, (request_id, answer.body) if key else None)
+        for future in late:  # a send that outlived its deadline: record it whenever it ends
+            future.add_done_callback(lambda f: self._record_late(f, owner, sender))
         return answer
 
-    def queue(self, plans, dedup_window):
+    def accept(self, deliveries, key=None, owner=None, dedup=True, dedup_window=None):
+        """Ledger.accept for Deliveries: (request id, the Deliveries placed), or a taken key's KeyState."""
+        key_print = fingerprint(deliveries) if key else None
+        accepted = self.store.ledger.accept([planned(d) for d in deliveries], key, key_print, owner, dedup,
+                                            dedup_window)
+        if isinstance(accepted, KeyState):
+            return accepted
+        request_id, places = accepted
+        return request_id, [landed(d, place) for d, place in zip(deliveries, places)]
+
+    def record(self, pairs, owner, sender, answer=None):
+        """Record [(Delivery, Outcome)] sent by `sender` (and a request's answer); the row changes applied."""
+        return self.store.ledger.record(sent(pairs, sender), owner, answer)
+
+    def claimed(self, rows):
+        """Rows the ledger leased (claim, lease_again) as Deliveries."""
+        return [delivery_of(row) for row in rows]
+
+    def queue(self, deliveries, dedup_window):
         """Write deliveries for the worker alone (a bulk import): the dedup rule over `dedup_window` seconds
-        skips what is already pending or done, and repeats within `plans`; returns how many were queued."""
-        _, placed = self.store.ledger.accept(plans, dedup=True, dedup_window=dedup_window)
-        return sum(1 for place in placed if place.is_new)
+        skips what is already pending or done, and repeats within `deliveries`; returns how many it queued."""
+        _, placed = self.accept(deliveries, dedup=True, dedup_window=dedup_window)
+        return sum(1 for d in placed if d.is_new)
 
-    def count_new(self, plans, dedup_window):
-        """How many of `plans` queue would write now (a dry run of it; nothing is written)."""
-        return sum(self.store.ledger.would_add(plans, dedup_window))
+    def count_new(self, deliveries, dedup_window):
+        """How many of `deliveries` queue would write now (a dry run of it; nothing is written)."""
+        return sum(self.store.ledger.would_add([planned(d) for d in deliveries], dedup_window))
 
-    def _repeat(self, state, plan):
+    def _repeat(self, state, deliveries, batch):
         """The answer to a request whose key was seen: the stored answer, 409 while the first one is
         running, or the state of the rows it wrote now (when its holder died before answering, or when it
         answered `queued`: the worker may have delivered since)."""
-        if state.fingerprint and state.fingerprint != plan.fingerprint:
+        if state.fingerprint and state.fingerprint != fingerprint(deliveries):
             raise KeyReused()
         if state.answer is not None and state.answer.get("status") != QUEUED:
             return answers.Answer(state.answer, replayed=True)
         if state.answer is None and state.lease_until is not None and state.lease_until > self.store.now():
             raise InProgress()
-        rows = self.store.queries.of_request(state.request_id)
-        return answers.answer_of(state.request_id, [answers.from_row(r) for r in rows], plan.batch, True)
+        rows = self.claimed(self.store.queries.of_request(state.request_id))
+        return answers.answer_of(state.request_id, [(d, None) for d in rows], batch, True)
 
-    @staticmethod
-    def _outcomes(placed, sent):
-        results = {s.row.id: s.result for s in sent}
-        outcomes = []
-        for place in placed:
-            if place.id in results:
-                outcomes.append(answers.from_result(place, results[place.id]))
-            elif place.is_new:
-                outcomes.append(answers.from_place(place, place.hold or "accepted; the worker will send it"))
-            else:
-                outcomes.append(answers.from_place(place, "answered from an earlier identical request"))
-        return outcomes
-
-    def attempt(self, row, destination, payload, sender):
-        """Send one delivery and time it: a Sent to record (the row has id, attempts and retry_since)."""
+    def attempt(self, delivery, sender):
+        """Send one Delivery to its vendor, timed: (Delivery, Outcome) to record."""
         started_at, started = self.store.now(), time.monotonic()
-        result = self.connectors[destination].send(payload)
+        outcome = self.connectors[delivery.destination].send(delivery.payload)
         seconds = time.monotonic() - started
-        telemetry.upstream_called(destination, seconds, sender)
+        telemetry.upstream_called(delivery.destination, seconds, sender)
         if sender in ("worker", "replay"):  # a first send (web, cli) is counted as answered, in submit()
-            telemetry.delivered(destination, QUEUED if result.transient else result.status)
-        return Sent(row, result, started_at, round(seconds * 1000), sender)
+            telemetry.delivered(delivery.destination, QUEUED if outcome.transient else outcome.status)
+        return delivery, replace(outcome, started_at=started_at, duration_ms=round(seconds * 1000))
 
-    def _in_turn(self, place, sender, since):
+    def _in_turn(self, delivery, sender, since):
         """Send a new row when its turn at the destination's rate comes (reserved when it was accepted):
-        `place.wait` seconds after `since` on the store's clock, however long it waited for a pool thread."""
-        left = place.wait - (self.store.now() - since).total_seconds()
+        `delivery.wait` seconds after `since` on the store's clock, however long it waited for a thread."""
+        left = delivery.wait - (self.store.now() - since).total_seconds()
         if left > 0:
             self.sleep(left)
-        return self.attempt(place, place.plan.destination, place.plan.payload, sender)
+        return self.attempt(delivery, sender)
 
     def _send(self, fresh, sender):
-        """([Sent] that ended in time, [(future, Placed)] still running).
+        """([(Delivery, Outcome)] that ended in time, [future] still running).
 
         One delivery is sent on the request's own thread (a hop through the pool costs about a millisecond
         of CPU under load); several go out in parallel with one overall deadline, past the longest wait.
@@ -146,13 +155,13 @@ class DeliveryService:
         since = self.store.now()
         if len(fresh) == 1:
             return [self._in_turn(fresh[0], sender, since)], []
-        futures = {self.pool.submit(self._in_turn, p, sender, since): p for p in fresh}
-        longest = max((p.wait for p in fresh), default=0.0)
+        futures = [self.pool.submit(self._in_turn, d, sender, since) for d in fresh]
+        longest = max((d.wait for d in fresh), default=0.0)
         done, late = wait(futures, timeout=longest + self.timeout + GRACE_SECONDS)
-        return [f.result() for f in done], [(f, futures[f]) for f in late]
+        return [f.result() for f in done], list(late)
 
-    def _record_late(self, future, owner):
+    def _record_late(self, future, owner, sender):
         try:
-            self.store.ledger.record([future.result()], owner)
+            self.record([future.result()], owner, sender)
         except StoreUnavailable as exc:  # the row keeps its lease; the worker takes it over when it runs out
             log.error("recording a late result failed (%s); the worker will retry it", exc.reason)

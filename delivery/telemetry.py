@@ -31,9 +31,10 @@ WORKER_LAST_SEEN = Gauge("unsub_relay_worker_last_seen_timestamp_seconds", "Unix
 ALERTS_SENT = Counter("unsub_relay_alerts_sent_total", "Alert messages sent, by event.", ["event"])
 
 
-def webhook_answered(route, sender, status):
-    """One webhook answered with HTTP `status`."""
-    WEBHOOKS.labels(route, sender, str(status)).inc()
+def webhook_answered(route, source, status):
+    """One webhook answered with HTTP `status`; `source` is the inbound shape (zapier, typeform, ...), which
+    the metric labels `sender` (its published name)."""
+    WEBHOOKS.labels(route, source, str(status)).inc()
 
 
 def upstream_called(destination, seconds, sender):

@@ -1,4 +1,4 @@
-"""The retry worker: claims due deliveries, sends several at once through the service, records, backs off."""
+"""The retry worker: claims due Deliveries, sends several at once through the service, records, backs off."""
 
 import logging
 import threading
@@ -26,20 +26,21 @@ class Worker:
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
-        rows = self.ledger.claim(self.id, self.concurrency * 4, list(self.service.connectors))
+        limit = self.concurrency * 4
+        rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
         if not rows:
             return 0
         futures = self._submit(rows)
         self._record([f.result() for f in as_completed(futures)])
         return len(rows)
 
-    def _submit(self, rows):
-        return {self.pool.submit(self.service.attempt, row, row.destination, row.payload, self.sender): row
-                for row in rows}
+    def _submit(self, deliveries):
+        return {self.pool.submit(self.service.attempt, d, self.sender): d for d in deliveries}
 
-    def _record(self, sent):
-        destination = {s.row.id: s.row.destination for s in sent}
-        for change in self.ledger.record(sent, self.id):
+    def _record(self, pairs):
+        """Record [(Delivery, Outcome)] and log one line per row whose lease still held."""
+        destination = {d.id: d.destination for d, _ in pairs}
+        for change in self.service.record(pairs, self.id, self.sender):
             log.info("delivery id=%s destination=%s status=%s outcome=%s attempts=%d code=%s",
                      change["_id"], destination[change["_id"]], change["status"], change["outcome"],
                      change["attempts"], change["last_code"])
@@ -88,7 +89,7 @@ class Worker:
 
     def _claim(self, limit):
         try:
-            rows = self.ledger.claim(self.id, limit, list(self.service.connectors))
+            rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
         except StoreUnavailable as exc:  # the store blinked: keep the process, try again shortly
             log.error("claim failed (%s); retrying", exc.reason)
             return []
@@ -96,9 +97,9 @@ class Worker:
             self.watch.claimed()
         return rows
 
-    def _record_safely(self, sent, rows):
+    def _record_safely(self, pairs, rows):
         try:
-            self._record(sent)
+            self._record(pairs)
         except StoreUnavailable as exc:  # the rows keep their lease and come back when it runs out
             log.error("recording %d results failed (%s); their leases will expire and be retried",
                       len(rows), exc.reason)

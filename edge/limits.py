@@ -14,7 +14,7 @@ ProxyFix), so a forged X-Forwarded-For does not reset a limit; an IPv6 client is
 import hashlib
 from functools import lru_cache, wraps
 
-from flask import current_app, request
+from flask import request
 from limits import parse_many
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -108,20 +108,6 @@ def _before(check, view):
         check()
         return view(*args, **kwargs)
     return checked
-
-
-# Converted at merge: public/links.py calls relay.limits.check_client() and .check_link() itself; delete
-# these two and _app_limits then.
-def check_client():
-    _app_limits().check_client()
-
-
-def check_link(token):
-    _app_limits().check_link(token)
-
-
-def _app_limits():
-    return current_app.extensions["unsub_relay"].limits
 
 
 def init_app(app, settings):

@@ -13,4 +13,4 @@ def init_app(app, relay):
     from public import front, links
 
     app.register_blueprint(front.make_blueprint(relay.operations, relay.settings))
-    app.register_blueprint(links.bp)
+    app.register_blueprint(links.make_blueprint(relay))

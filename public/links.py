@@ -4,10 +4,9 @@ through the delivery service, idempotently) and POST /links (a sender makes link
 import hashlib
 import time
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from marshmallow import ValidationError
 
-from edge import limits
 from edge.auth import authorize
 from errors import Forbidden, Invalid, NotConfigured
 from links.make import make_link, vendor_problem
@@ -17,14 +16,32 @@ from pages import error_page, render_page
 from schemas.fields import Email, Phone, parse_duration
 from schemas.inbound import canonical
 from webhooks import answers
+from webhooks.errors import as_pages
 
-bp = Blueprint("links", __name__)
 ONE_CLICK = "One-Click"
 MAX_LINKS = 100
 
 
-def _claims(token):
-    signer = current_app.extensions.get("link_signer")
+def make_blueprint(relay):
+    """GET and POST /u/<token> (a person's: every error a page; the page's GET under the client's limit) and
+    POST /links (under the caller's limit), over the relay's settings, service, signer and limits."""
+    bp, pages, limits = Blueprint("links", __name__), as_pages(relay.settings), relay.limits
+
+    def page(token):
+        return unsubscribe_page(relay, token)
+
+    def post(token):
+        return unsubscribe_post(relay, token)
+
+    def make():
+        return make_links(relay)
+    bp.add_url_rule("/u/<path:token>", "unsubscribe_page", pages(limits.per_client(page)), methods=["GET"])
+    bp.add_url_rule("/u/<path:token>", "unsubscribe_post", pages(post), methods=["POST"])
+    bp.add_url_rule("/links", "make_links", limits.per_caller(make), methods=["POST"])
+    return bp
+
+
+def _claims(signer, token):
     if signer is None:
         raise InvalidLink()  # no LINK_SECRETS: no link is valid (the same answer as a forged one)
     claims = signer.verify(token, time.time())
@@ -37,15 +54,13 @@ def _redirects(settings):
     return (settings.success_url, settings.failure_url)
 
 
-@bp.get("/u/<path:token>")
-def unsubscribe_page(token):
+def unsubscribe_page(relay, token):
     """The confirmation page: the masked address and one button. Link scanners GET; nobody is unsubscribed."""
-    settings = current_app.config["SETTINGS"]
     try:
-        claims = _claims(token)
+        claims = _claims(relay.link_signer, token)
     except InvalidLink:
         return error_page("invalid_link")
-    return render_page("confirm.html", masked=mask(claims.target), redirect_urls=_redirects(settings))
+    return render_page("confirm.html", masked=mask(claims.target), redirect_urls=_redirects(relay.settings))
 
 
 def _one_click():
@@ -53,24 +68,25 @@ def _one_click():
     return request.mimetype in answers.FORM_TYPES and request.form.get("List-Unsubscribe") == ONE_CLICK
 
 
-@bp.post("/u/<path:token>")
-def unsubscribe_post(token):
+def unsubscribe_post(relay, token):
     """Unsubscribe the link's one target. One-click: a plain 200 at once (the worker sends it); a person's
     button: the result page or a 303. A repeat of the same link sends nothing new."""
-    settings, service = current_app.config["SETTINGS"], current_app.extensions["delivery"]
+    settings, service = relay.settings, relay.service
     try:
-        claims = _claims(token)
+        claims = _claims(relay.link_signer, token)
     except InvalidLink:
-        limits.check_client()  # what is not signed counts against its client
+        relay.limits.check_client()  # what is not signed counts against its client
         return error_page("invalid_link")
-    limits.check_link(token)  # its own authority: mailbox providers post one-clicks from a few addresses
+    relay.limits.check_link(token)  # its own count: mailbox providers post one-clicks from a few addresses
     fields = {claims.kind: claims.target, "group": claims.group, "campaign": claims.campaign}
-    plan = service.plan([(0, canonical({k: v for k, v in fields.items() if v is not None}))], to=claims.to)
+    deliveries = service.plan([(0, canonical({k: v for k, v in fields.items() if v is not None}))],
+                              to=claims.to, channel="link", auth="link")
     key = "link:" + hashlib.sha256(token.encode()).hexdigest()
     one_click = _one_click()
-    answer = service.submit(plan, key, respond_async=one_click, sender="web")
+    answer = service.submit(deliveries, key, respond_async=one_click, sender="web")
     if one_click:  # never a redirect, never a page: the mail client only reads the status
-        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8",
+                                          "Cache-Control": "no-store"}
     return answers.respond(answer, settings, page=True)
 
 
@@ -88,15 +104,13 @@ def _link_request(item, settings, signer):
                      item.get("group"), item.get("campaign"), expires)
 
 
-@bp.post("/links")
-def make_links():
+def make_links(relay):
     """A sender with a server token makes links: one object -> {url, headers}; an array -> a list."""
-    settings = current_app.config["SETTINGS"]
+    settings, signer = relay.settings, relay.link_signer
     auth = authorize(settings, request, request.get_data(cache=True))
     if auth == "form_key":
         raise Forbidden("A public form key unsubscribes one address per request and nothing more: "
                         "making links needs a server token (WEBHOOK_TOKENS).")
-    signer = current_app.extensions.get("link_signer")
     if signer is None or not signer.signs:
         # A LINK_SECRETS that was set but refused says why (too short...), not merely "set it".
         problem = next((p for p in settings.problems if p.startswith("LINK_SECRETS")), None)

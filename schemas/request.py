@@ -4,33 +4,16 @@ The address and the controls are ours; every other field is a vendor's Option (c
 the registry builds the schema from the vendors it holds (request_schema below), so no vendor is named here.
 """
 
-from dataclasses import dataclass, field
-
 from marshmallow import EXCLUDE, Schema, ValidationError, post_load, validates_schema
 
 from schemas.fields import Email, Flag, Phone, RedirectUrl
+from schemas.shapes import Unsubscribe
 
 CORE = ("email", "phone", "redirect", "dry_run")
 
 
-@dataclass(frozen=True)
-class UnsubscribeRequest:
-    """Who to unsubscribe, how to answer, and the vendors' options by key (group, ID_send_message, ...)."""
-
-    email: str | None = None
-    phone: str | None = None
-    redirect: str | None = None
-    dry_run: bool = False
-    options: dict = field(default_factory=dict)
-
-    @property
-    def target(self):
-        """The address the person is known by: email, else phone."""
-        return self.email or self.phone
-
-
 class RequestSchema(Schema):
-    """Canonical field names in, UnsubscribeRequest out; subclassed with the vendors' options."""
+    """Canonical field names in, Unsubscribe out; subclassed with the vendors' options."""
 
     class Meta:
         unknown = EXCLUDE
@@ -50,11 +33,11 @@ class RequestSchema(Schema):
     @post_load
     def build(self, data, **kwargs):
         options = {key: value for key, value in data.items() if key not in CORE}
-        return UnsubscribeRequest(**{key: data[key] for key in CORE}, options=options)
+        return Unsubscribe(**{key: data[key] for key in CORE}, options=options)
 
 
 def request_schema(options=()):
     """A schema instance for the core fields plus these vendor Options (unique by key)."""
     fields = {option.key: option.field for option in options}
     identifiers = tuple(option.key for option in options if option.identifies)
-    return type("UnsubscribeRequestSchema", (RequestSchema,), {**fields, "identifiers": identifiers})()
+    return type("UnsubscribeSchema", (RequestSchema,), {**fields, "identifiers": identifiers})()

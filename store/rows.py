@@ -1,10 +1,15 @@
-"""The shapes the ledger takes and gives (a plan to write, where it landed, a key's state, an attempt to
-record), the modes a row may carry, and what a delivery asks its vendor (the dedup rule)."""
+"""The shapes the ledger takes and gives, and the modes a row may carry.
 
-import json
+The service hands the ledger Deliveries (schemas/shapes.py) and gets Deliveries back. store/ledger.py still
+reads its own row classes (Planned, Placed, Sent: rewritten in parallel, converted at the merge); the
+functions at the end are that boundary, the one place the service crosses it.
+"""
+
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 
+from schemas.shapes import Delivery, asks  # noqa: F401 - asks is the ledger's dedup rule
 from status import PENDING
 
 LIVE, SANDBOX = "live", "sandbox"
@@ -13,15 +18,6 @@ LIVE, SANDBOX = "live", "sandbox"
 def new_id():
     """A random 32-hex-digit identifier."""
     return uuid.uuid4().hex
-
-
-def asks(payload, target):
-    """What a delivery asks its vendor, the address's case aside: only deliveries asking the same may share
-    one row (dedup). Mailbox providers and ESPs treat addresses case-insensitively, so Jane@ and jane@ ask
-    the same; a temporary opt-out, another group or campaign asks something else."""
-    lowered = target.lower()
-    same = {name: lowered if value == target else value for name, value in payload.items()}
-    return json.dumps(same, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -69,11 +65,49 @@ class KeyState:
 
 @dataclass(frozen=True)
 class Sent:
-    """One attempt to record: the row it was for (id, attempts so far, retry_since), what came back, when,
-    how long it took and who sent it."""
+    """One attempt as Ledger.record() reads it today: the Delivery, its Outcome, when, how long, by whom."""
 
-    row: object
-    result: object
+    row: Delivery
+    result: object  # an Outcome
     started_at: object
     duration_ms: int
     sender: str
+
+
+# --- The boundary: Deliveries in and out of the ledger's row classes (goes at the merge) -------------------
+
+COLUMNS = {field.name for field in fields(Delivery)} - {"request", "index", "group"}
+MISSING = object()  # a column the statement did not read
+
+
+def planned(delivery):
+    """A Delivery as Ledger.accept() takes it."""
+    d = delivery
+    return Planned(d.index, d.destination, d.target, d.group, d.campaign, d.options, d.payload, d.answered_by)
+
+
+def landed(delivery, place):
+    """A Delivery once accept() placed it: its row's id, whether it is new, and that row's state."""
+    return replace(delivery, id=place.id, is_new=place.is_new, status=place.status, outcome=place.outcome,
+                   last_code=place.last_code, attempts=place.attempts, retry_since=place.retry_since,
+                   hold=place.hold, wait=place.wait)
+
+
+def _column(row, name, default=None):
+    """A column of a row read as a mapping (a request's rows) or by attribute (a claim's Row)."""
+    return row.get(name, default) if isinstance(row, Mapping) else getattr(row, name, default)
+
+
+def delivery_of(row):
+    """A ledger row (a claim's, a replay's lease or a request's rows) as a Delivery; the columns a
+    statement does not read keep their defaults."""
+    read = {name: _column(row, name, MISSING) for name in COLUMNS}
+    taken = {name: value for name, value in read.items() if value is not MISSING}
+    taken = {"target": None, "payload": {}, **taken}
+    return Delivery(**taken, index=_column(row, "item_index", 0), group=_column(row, "group_name"))
+
+
+def sent(pairs, sender):
+    """[(Delivery, Outcome)] sent by `sender` as Ledger.record() reads them."""
+    return [Sent(delivery, outcome, outcome.started_at, outcome.duration_ms, sender)
+            for delivery, outcome in pairs]

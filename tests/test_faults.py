@@ -48,10 +48,9 @@ def test_a_key_whose_holder_died_answers_from_its_rows(store_app, clock, justcli
     client = store_app.test_client()
     probe = post(client, {"email": A}, route="justclick", headers={"X-Dry-Run": "1"})
     assert probe.status_code == 200
-    from delivery.planning import make_plan
     service = relay_of(store_app).service
-    plan = make_plan([(0, {"email": A})], {}, False, ["justclick"], service.settings.vendors)
-    accepted = store_of(store_app).ledger.accept(plan.plans, scoped("k-dead"), plan.fingerprint, "dead-owner")
+    deliveries = service.plan([(0, {"email": A})], to="justclick")
+    accepted = service.accept(deliveries, scoped("k-dead"), "dead-owner")
     assert not isinstance(accepted, KeyState)
     clock.advance(advance)
     again = post(client, {"email": A}, route="justclick", headers={"Idempotency-Key": "k-dead"})

@@ -4,8 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connectors.base import Result, retry_after_seconds
+from connectors.base import failure, retry_after_seconds
 from connectors.errors import APIConnectionError, InvalidRequestError, RateLimitError
+from schemas.shapes import Outcome
 from store.breaker import GatePolicy
 from store.gates import fresh
 
@@ -18,10 +19,10 @@ def at(seconds):
 
 def result(kind, retry_after=None):
     if kind == "ok":
-        return Result("justclick", "unsubscribed", "0")
+        return Outcome("justclick", "unsubscribed", "0")
     error = {"down": APIConnectionError("down"), "rejected": InvalidRequestError("no group", 800),
              "rate": RateLimitError("slow down", 8, retry_after=retry_after)}[kind]
-    return Result.from_error("justclick", error)
+    return failure("justclick", error)
 
 
 def gate(**values):

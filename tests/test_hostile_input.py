@@ -8,7 +8,7 @@ import pytest
 from marshmallow import ValidationError
 
 from schemas.fields import any_flag, parse_flag, refuse_control
-from delivery.answer import Outcome
+from delivery.answer import Entry
 from tests.helpers import TALLY_SECRET, TYPEFORM_SECRET, WHSEC, post, standard_headers
 from webhooks.intake import collect
 from webhooks.logs import log_safe, webhook_line
@@ -273,7 +273,7 @@ def test_log_safe(text, logged):
 
 
 def test_webhook_line_cannot_be_forged(caplog):
-    outcome = Outcome(0, "justclick", "unsubscribed", "0\nINFO forged", "ok", "d1")
+    outcome = Entry(0, "justclick", "unsubscribed", "0\nINFO forged", "ok", "d1")
     with caplog.at_level(logging.INFO, logger="unsub_relay.web"):
         webhook_line("/hooks/x\r\nINFO forged", "generic", "token", [outcome], 200, 1.0, {0: A})
     [record] = caplog.records

@@ -1,20 +1,22 @@
 """Pure pieces as tables: intake's kind_of, inbound's canonical, the answer's statuses and HTTP mapping."""
 
+from dataclasses import replace
+
 import pytest
 from marshmallow import ValidationError
 
-from connectors.base import Result
+from connectors.base import failure
 from connectors.errors import APIConnectionError, ConfigurationError
-from delivery.answer import answer_of, from_place, from_result, row_status
+from delivery.answer import answer_of, entry_of, row_status
 from errors import BadBody, Invalid
 from schemas.fields import Email
 from schemas.inbound import canonical
 from status import overall
-from store.ledger import Placed, Planned
+from schemas.shapes import Delivery, Outcome
 from webhooks.answers import http_status, public_body
 from webhooks.intake import kind_of
 
-PLAN = Planned(0, "justclick", "a@example.com", "Main", None, {}, {})
+DELIVERY = Delivery("justclick", "a@example.com", {}, group="Main", id="d1")
 
 
 @pytest.mark.parametrize("mimetype, raw, kind", [
@@ -74,10 +76,10 @@ def test_overall_status_and_http(statuses, top, http):
 @pytest.mark.parametrize("error, status", [
     (None, "unsubscribed"), (APIConnectionError("down"), "queued"), (ConfigurationError("key"), "failed"),
 ], ids=["sent", "transient-is-queued", "configuration"])
-def test_from_result(error, status):
-    result = Result("justclick", "unsubscribed", "0") if error is None else Result.from_error("justclick", error)
-    outcome = from_result(Placed(PLAN, "d1", True), result)
-    assert (outcome.status, outcome.delivery_id, outcome.destination) == (status, "d1", "justclick")
+def test_entry_of_a_send(error, status):
+    outcome = Outcome("justclick", "unsubscribed", "0") if error is None else failure("justclick", error)
+    entry = entry_of(DELIVERY, outcome)
+    assert (entry.status, entry.delivery_id, entry.destination) == (status, "d1", "justclick")
 
 
 @pytest.mark.parametrize("state, outcome, status", [
@@ -86,15 +88,25 @@ def test_from_result(error, status):
 ], ids=["pending", "done", "failed-rejected", "failed-bare"])
 def test_row_status(state, outcome, status):
     assert row_status(state, outcome) == status
-    assert from_place(Placed(PLAN, "d1", False, state, outcome), "earlier").status == status
+    entry = entry_of(replace(DELIVERY, is_new=False, status=state, outcome=outcome))
+    assert (entry.status, entry.message) == (status, "answered from an earlier identical request")
+
+
+@pytest.mark.parametrize("delivery, message", [
+    (DELIVERY, "accepted; the worker will send it"),
+    (replace(DELIVERY, hold="the breaker is open"), "the breaker is open"),
+    (replace(DELIVERY, last_text="contact not found"), "contact not found"),
+    (replace(DELIVERY, is_new=False, last_text="not found"), "answered from an earlier identical request"),
+], ids=["accepted", "held", "read-back", "earlier"])
+def test_entry_of_a_delivery_not_sent_now(delivery, message):
+    assert entry_of(delivery).message == message
 
 
 def test_answer_of_a_batch_carries_indexes():
-    outcomes = [from_place(Placed(PLAN, "d1", True), "accepted")]
-    answer = answer_of("r1", outcomes, batch=True)
+    answer = answer_of("r1", [(DELIVERY, None)], batch=True)
     assert answer.body == {"id": "r1", "status": "queued", "results": [
-        {"index": 0, "destination": "justclick", "status": "queued", "code": None, "message": "accepted",
-         "delivery_id": "d1"}]}
+        {"index": 0, "destination": "justclick", "status": "queued", "code": None,
+         "message": "accepted; the worker will send it", "delivery_id": "d1"}]}
 
 
 @pytest.mark.parametrize("received, carried", [

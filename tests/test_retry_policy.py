@@ -4,9 +4,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from connectors.base import Result
+from connectors.base import failure
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError, RateLimitError,
                                VerificationError)
+from schemas.shapes import Outcome
 from store.retry import RetryPolicy
 
 NOW = datetime(2026, 11, 23, 12, 0, 0)
@@ -14,12 +15,12 @@ H = 3600
 
 
 def result(kind, code="x"):
-    """A connectors Result as each kind of answer produces it."""
+    """A vendor's Outcome as each kind of answer produces it."""
     if kind in ("unsubscribed", "already_unsubscribed", "not_subscribed"):
-        return Result("justclick", kind, code, "ok")
+        return Outcome("justclick", kind, code, "ok")
     error = {"timeout": APIConnectionError, "rate": RateLimitError, "config": ConfigurationError,
              "verify": VerificationError, "invalid": InvalidRequestError}[kind]("vendor said so", code)
-    return Result.from_error("justclick", error)
+    return failure("justclick", error)
 
 
 @pytest.mark.parametrize("kind, age_hours, state, outcome, error_kind, retried", [

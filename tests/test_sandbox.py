@@ -40,7 +40,7 @@ def send(sims, destination, address, **options):
 
 
 def outcome(result):
-    return result.status, result.code, result.error.kind if result.error else None, result.transient
+    return result.status, result.code, result.error_kind, result.transient
 
 
 NOT_FOUND_JC = ("not_subscribed", "801", None, False)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from marshmallow import ValidationError, validate
 
-from connectors.base import Connector, Result
+from connectors.base import Connector
 from connectors.errors import APIConnectionError, UpstreamError, VerificationError
-from connectors.vendor import LedgerFields, Option, Var, Vendor, check_url
+from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.fields import Text
+from schemas.shapes import Delivery, Outcome
 from status import NOT_SUBSCRIBED, UNSUBSCRIBED
 
 RESULTS = {"removed": UNSUBSCRIBED, "absent": NOT_SUBSCRIBED}
@@ -56,7 +57,7 @@ class Acme(Connector):
             raise VerificationError("Acme's answer failed its signature check: wrong ACME_KEY, or altered")
         if answer["result"] not in RESULTS:
             raise UpstreamError(f"Acme answered an unknown result {answer['result']!r}")
-        return Result(self.name, RESULTS[answer["result"]], answer["result"], answer["result"])
+        return Outcome(self.name, RESULTS[answer["result"]], answer["result"], answer["result"])
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,12 @@ class AcmeVendor(Vendor):
     def build(self, config, timeout):
         return Acme(config.url, config.key, timeout)
 
-    def payload(self, request, config):
-        if not request.email:
+    def delivery(self, unsubscribe, config):
+        if not unsubscribe.email:
             raise ValidationError({"email": ["Acme identifies contacts by email only."]})
-        return {"address": request.email, "list": request.options.get("group")}
-
-    def ledger_fields(self, payload):
-        return LedgerFields(target=payload["address"], group=payload["list"], options={})
+        group = unsubscribe.options.get("group")
+        payload = {"address": unsubscribe.email, "list": group}
+        return Delivery(self.name, unsubscribe.email, payload, group=group)
 
     def probe(self, connector, config):  # pragma: no cover - not exercised: Acme documents no harmless call
         return False, "Acme documents no harmless call"

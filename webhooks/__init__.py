@@ -5,6 +5,6 @@ def init_app(app, relay):
     """Register the webhook and health blueprints and the JSON error handlers."""
     from webhooks import errors, health, routes
 
-    app.register_blueprint(routes.bp)
+    app.register_blueprint(routes.make_blueprint(relay))
     app.register_blueprint(health.make_blueprint(relay.operations, relay.limits))
     errors.init_app(app, relay.settings)

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import g, jsonify, redirect, request
+from flask import jsonify, redirect, request
 
 from pages import error_page, render_page
 from status import DRY_RUN, FAILED, QUEUED, REJECTED, SUCCESSES, UNSUBSCRIBED
@@ -24,9 +24,9 @@ def http_status(answer_status):
     return HTTP_STATUS.get(answer_status, 200)
 
 
-def wants_page():
+def wants_page(one_click=False):
     """A person's browser posted a form (and it is no RFC 8058 one-click POST, which never redirects)."""
-    if request.mimetype not in (FORM, MULTIPART) or g.get("one_click"):
+    if request.mimetype not in (FORM, MULTIPART) or one_click:
         return False
     return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
@@ -45,12 +45,12 @@ def safe_redirect(url, settings):
     return None
 
 
-def respond_body(status, body, settings, redirect_to=None, headers=None, page=False):
+def respond_body(status, body, settings, redirect_to=None, headers=None, page=False, one_click=False):
     """JSON for machines; for a person's browser (or `page`) a 303 to the configured page, or a page in
-    their language."""
+    their language. A `one_click` POST (RFC 8058) is answered in JSON whatever it accepts."""
     if settings.sandbox:  # announced in every answer: nothing reached a real vendor
         body = {**body, "sandbox": True}
-    if page or wants_page():
+    if page or wants_page(one_click):
         return _page(status, body, settings, redirect_to, headers)
     response = jsonify(body)
     response.status_code = status
@@ -77,9 +77,9 @@ def public_body(body):
     return {"id": body["id"], "status": PUBLIC_STATUS.get(body["status"], body["status"]), "results": results}
 
 
-def respond(answer, settings, redirect_to=None, page=False, public=False):
+def respond(answer, settings, redirect_to=None, page=False, public=False, one_click=False):
     """The HTTP answer for a delivery service Answer; a replay says so in a header. `public`: the caller
     holds no server credential, and gets public_body()."""
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     body = public_body(answer.body) if public else answer.body
-    return respond_body(http_status(body["status"]), body, settings, redirect_to, headers, page)
+    return respond_body(http_status(body["status"]), body, settings, redirect_to, headers, page, one_click)

@@ -9,9 +9,9 @@ never a vendor's identifier or other option. WEBHOOK_TOKENS stay the server-to-s
 import logging
 import uuid
 
-from flask import current_app, request
+from flask import request
 
-from delivery.answer import Outcome, answer_of
+from delivery.answer import Entry, answer_from
 from delivery.planning import public_fields
 from errors import Forbidden, Invalid
 from status import UNSUBSCRIBED
@@ -40,7 +40,7 @@ def _field(body, name):
     return value[0] if isinstance(value, list) and value else value
 
 
-def screen(auth, body, inbound, settings, bot_check=None):
+def screen(auth, body, inbound, settings, bot_check):
     """Before planning a form-key request: Forbidden for a batch or a failed bot check (`bot_check`, the
     relay's, set when TURNSTILE_SECRET is), Invalid (naming the fields) for any field beyond PUBLIC_FIELDS,
     the query string's included; nothing is sent."""
@@ -55,13 +55,8 @@ def screen(auth, body, inbound, settings, bot_check=None):
         raise Invalid({name: [message] for name in extra}, f"{PUBLIC_ONLY}; nothing was sent.")
     if settings.turnstile_secret:
         token = str(_field(body, "cf-turnstile-response") or "")
-        if not (bot_check or _app_bot_check()).verify(token, request.remote_addr):
+        if not bot_check.verify(token, request.remote_addr):
             raise Forbidden(BOT_CHECK_FAILED)
-
-
-def _app_bot_check():
-    """Converted at merge: webhooks/routes.py passes relay.bot_check to screen(); delete this then."""
-    return current_app.extensions["unsub_relay"].bot_check
 
 
 def caught(auth, body, settings):
@@ -73,12 +68,12 @@ def caught(auth, body, settings):
     return True
 
 
-def decoy(plan):
+def decoy(deliveries, batch):
     """The answer a bot gets: a real answer's shape (one success per planned delivery, a fresh request id
     made as the ledger makes its ids, uuid4 hex), so it cannot tell that nothing was sent."""
-    outcomes = [Outcome(index=p.index, destination=p.destination, status=UNSUBSCRIBED, code=None, message="",
-                        delivery_id=uuid.uuid4().hex) for p in plan.plans]
-    return answer_of(uuid.uuid4().hex, outcomes, plan.batch)
+    entries = [Entry(index=d.index, destination=d.destination, status=UNSUBSCRIBED, code=None, message="",
+                     delivery_id=uuid.uuid4().hex) for d in deliveries]
+    return answer_from(uuid.uuid4().hex, entries, batch)
 
 
 def allowed(auth, dry_run):

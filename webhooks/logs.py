@@ -8,10 +8,10 @@ from masking import mask
 log = logging.getLogger("unsub_relay.web")
 
 
-def webhook_line(route, source, auth, outcomes, http, duration_ms, targets):
-    """The one log line per webhook: route, source, outcome per destination, upstream code, duration."""
+def webhook_line(route, source, auth, entries, http, duration_ms, targets):
+    """The one log line per webhook: route, source, status per destination, upstream code, duration."""
     results = " ".join(
-        f"{o.destination}:{o.status}:{log_safe(o.code or '-', 40)}:{mask(targets.get(o.index))}"
-        for o in outcomes)
+        f"{e.destination}:{e.status}:{log_safe(e.code or '-', 40)}:{mask(targets.get(e.index))}"
+        for e in entries)
     log.info("webhook route=%s source=%s auth=%s http=%d duration_ms=%.1f results=[%s]",
              log_safe(route), source, auth, http, duration_ms, results)

@@ -4,7 +4,7 @@
 import hashlib
 import time
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from marshmallow import ValidationError
 from werkzeug.routing import BaseConverter
@@ -18,7 +18,6 @@ from schemas.inbound import canonical, read_items
 from webhooks import answers, forms, intake
 from webhooks.logs import webhook_line
 
-bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 EVERY = "unsubscribe"  # the route that delivers to every configured vendor
 CONTROL_ARGS = {"token", "key", "dry_run"}
 
@@ -31,10 +30,10 @@ def strictly(check, *args):
         raise Invalid(exc.messages) from None
 
 
-def dry_run(plan):
+def dry_run(deliveries):
     """`?dry_run=`, `X-Dry-Run:` or a `dry_run` field: a clear yes is a dry run, anything unclear a 422."""
     return strictly(any_flag, "dry_run", request.args.get("dry_run"), request.headers.get("X-Dry-Run"),
-                    *[unsubscribe.dry_run for _, unsubscribe in plan.requests])
+                    *[d.request.dry_run for d in deliveries])
 
 
 def _digest(text):
@@ -73,8 +72,7 @@ class HookRoute(BaseConverter):
         return value
 
 
-@bp.record_once
-def _add_converter(state):  # before the rule below is added to the app
+def _add_converter(state):  # before the blueprint's rule is added to the app
     state.app.url_map.converters["hook"] = HookRoute
 
 
@@ -83,41 +81,58 @@ def destination_of(route):
     return "all" if route == EVERY else route
 
 
-@bp.before_request
 def _start_clock():
+    # Read by webhooks/errors.py's refusal line only, for refusals raised before the view (the caller's
+    # limit) or in it; the view times its own line (it is passed `started`).
     g.started = time.monotonic()
 
 
-@bp.route("/<hook:route>", methods=["POST", "PUT"])
-def hook(route):
+def make_blueprint(relay):
+    """POST|PUT /hooks/<route>, under the caller's limit, over the relay's settings, service and bot check."""
+    bp = Blueprint("hooks", __name__, url_prefix="/hooks")
+    bp.record_once(_add_converter)
+    bp.before_request(_start_clock)
+
+    def hook(route):
+        return receive(relay, route)
+    bp.add_url_rule("/<hook:route>", "hook", relay.limits.per_caller(hook), methods=["POST", "PUT"])
+    return bp
+
+
+def receive(relay, route):
     """Receive one webhook (or a batch) and answer only after the upstream answer was verified."""
-    settings, service = current_app.config["SETTINGS"], current_app.extensions["delivery"]
+    started = time.monotonic()
+    settings, service = relay.settings, relay.service
     raw = request.get_data(cache=True)
     auth = authorize(settings, request, raw)
     body = intake.parse(request.mimetype, raw, lambda: request.form.items(multi=True))
-    g.one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
+    one_click = isinstance(body, dict) and "List-Unsubscribe" in body  # RFC 8058: never a page
     defaults = canonical({k: v for k, v in request.args.items() if k not in CONTROL_ARGS})
     inbound = read_items(body, defaults)
-    g.webhook_source = inbound.source  # the sender type, for the webhook counter (metrics/routes.py)
+    g.webhook_source = inbound.source  # for the webhook counter (metrics/routes.py, after the answer)
     if inbound.ping:
         return jsonify(status="ok", message="Test received; nothing was sent.")
-    forms.screen(auth, body, inbound, settings)
-    plan = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route))
-    if dry_run(plan):
+    forms.screen(auth, body, inbound, settings, relay.bot_check)
+    deliveries = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route),
+                              channel="webhook", auth=auth)
+    if dry_run(deliveries):
         forms.allowed(auth, dry_run=True)
-        return answers.respond(service.preview(plan), settings)
+        return answers.respond(service.preview(deliveries, inbound.batch), settings, one_click=one_click)
     # The honeypot is read after validation: a bot is refused what a person would be, and else gets the
     # answer a person gets, through the same respond() below.
-    answer = forms.decoy(plan) if forms.caught(auth, body, settings) else send(route, auth, inbound, plan)
-    return answers.respond(answer, settings, redirect_to=plan.first_request.redirect,
-                           public=forms.is_public(auth))
+    if forms.caught(auth, body, settings):
+        answer = forms.decoy(deliveries, inbound.batch)
+    else:
+        answer = send(service, route, auth, inbound, deliveries, started)
+    return answers.respond(answer, settings, redirect_to=deliveries[0].request.redirect,
+                           public=forms.is_public(auth), one_click=one_click)
 
 
-def send(route, auth, inbound, plan):
-    """Submit the plan to the delivery service and log the one line of this webhook."""
-    service = current_app.extensions["delivery"]
+def send(service, route, auth, inbound, deliveries, started):
+    """Submit the deliveries to the delivery service and log the one line of this webhook."""
     respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
-    answer = service.submit(plan, idempotency_key(route, auth, inbound), respond_async)
-    webhook_line(request.path, inbound.source, auth, answer.outcomes, answers.http_status(answer.status),
-                 (time.monotonic() - g.started) * 1000, {p.index: p.target for p in plan.plans})
+    key = idempotency_key(route, auth, inbound)
+    answer = service.submit(deliveries, key, respond_async, batch=inbound.batch)
+    webhook_line(request.path, inbound.source, auth, answer.entries, answers.http_status(answer.status),
+                 (time.monotonic() - started) * 1000, {d.index: d.target for d in deliveries})
     return answer
