@@ -8,6 +8,7 @@ import markdown
 from flask import Blueprint, current_app, render_template
 
 from edge.formats import age as ago
+from pages import allow_logo
 
 bp = Blueprint("front", __name__)
 SETUP = (("Try it without accounts", "try-it-without-accounts-sandbox"), ("Connect Zapier", "connect-zapier"),
@@ -36,7 +37,9 @@ def front():
     recent, worker = worker_state(operations)
     html = render_template("front.html", health=health, ready=ready, worker=worker, worker_recent=recent,
                            setup=SETUP, settings=current_app.config["SETTINGS"])
-    return html, 200, {**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+    policy = allow_logo(PAGE_HEADERS["Content-Security-Policy"])  # the brand logo's origin, if any
+    return html, 200, {**PAGE_HEADERS, "Content-Security-Policy": policy,
+                       "Content-Type": "text/html; charset=utf-8"}
 
 
 @functools.cache
