@@ -20,6 +20,7 @@ from sandbox.setup import REAL_CREDENTIALS
 from sandbox.table import banner
 
 HOST = "127.0.0.1"
+NAMES = ("web", "worker")  # the order Processes starts them in
 START_SECONDS = 60.0  # gunicorn, its workers and the first migration, on a slow machine
 STOP_SECONDS = 25.0  # gunicorn's graceful_timeout (20 s) and a little
 
@@ -97,18 +98,22 @@ class Processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
 
-    def wait(self):
-        """Until one process ends (or a signal stops them), then stop the other; the exit code."""
+    def wait(self, echo):
+        """Until one process ends (or a signal stops them), then stop the other; the exit code: 0 for a
+        stop asked for, else the first unexpected one's (128 + the signal that ended it)."""
         self.ended.wait()
-        self.stop()  # the other one, when one ended by itself
+        by_itself = [name for name, proc in zip(NAMES, self.procs) if proc.poll() is not None]
+        if by_itself and not self.stopping:
+            echo(f"The {by_itself[0]} process ended by itself: stopping the other one too.")
+        self.stop()
         for proc in self.procs:
             try:
                 proc.wait(STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        codes = [proc.returncode for proc in self.procs]
-        return max(codes) if any(c not in (0, -signal.SIGTERM) for c in codes) else 0
+        codes = [proc.returncode for proc in self.procs if proc.returncode not in (0, -signal.SIGTERM)]
+        return (128 - codes[0] if codes[0] < 0 else codes[0]) if codes else 0
 
 
 def run(root, port, keys, echo):
@@ -124,7 +129,7 @@ def run(root, port, keys, echo):
         procs.wait_until_up(port)
     except StartError:
         procs.stop()
-        procs.wait()
+        procs.wait(echo)
         raise
     echo(banner(port, *keys))
-    return procs.wait()
+    return procs.wait(echo)
