@@ -65,9 +65,10 @@ def replay_destination(name):
     result = f"{count} made due again (confirmed for {'?' if expected is None else expected})"
     reports.record("replay_destination", name, result)
     log.info("console replay destination=%s count=%d", name, count)
-    flash(ngettext("%(num)d failed %(name)s delivery is due again: the worker sends it at the destination's rate.",
-                   "%(num)d failed %(name)s deliveries are due again: the worker sends them at the destination's "
-                   "rate.", count, name=name))
+    flash(ngettext("%(num)d failed %(name)s delivery is due again: the worker sends it at the "
+                   "destination's rate.",
+                   "%(num)d failed %(name)s deliveries are due again: the worker sends them at the "
+                   "destination's rate.", count, name=name))
     return redirect(url_for("console.overview"), 303)
 
 

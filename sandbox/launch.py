@@ -43,8 +43,8 @@ def port_problem(port):
         probe.bind((HOST, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            return (f"port {port} is in use (another sandbox, or another program): stop it, or choose another "
-                    f"port with `flask sandbox --port {port + 1}`")
+            return (f"port {port} is in use (another sandbox, or another program): stop it, or choose "
+                    f"another port with `flask sandbox --port {port + 1}`")
         return f"cannot listen on {HOST}:{port} ({exc.strerror}): choose another port with --port"
     finally:
         probe.close()
@@ -87,7 +87,8 @@ class Processes:
                 raise StartError(f"the web process stopped (exit code {self.web.returncode}) before it "
                                  "answered: see its lines above")
             if time.monotonic() > deadline:
-                raise StartError(f"the web process did not answer within {START_SECONDS:g} s: see its lines above")
+                raise StartError(f"the web process did not answer within {START_SECONDS:g} s: see its lines "
+                                 "above")
             self.ended.wait(0.2)  # wakes at once when a process ends
 
     def stop(self, *_):

@@ -42,7 +42,8 @@ Stop with Ctrl-C.
 def table_text():
     """MARKERS as aligned lines."""
     width = max(len(address) for address, *_ in MARKERS)
-    return "\n".join(f"  {address:<{width}}  {code} {status:<15} {why}" for address, code, status, why in MARKERS)
+    return "\n".join(f"  {address:<{width}}  {code} {status:<15} {why}"
+                     for address, code, status, why in MARKERS)
 
 
 def banner(port, token, form_key):

@@ -1,15 +1,13 @@
 """BRAND_NAME, BRAND_LOGO_URL, BRAND_CONTACT: checked once, shown (escaped) on every page a subscriber sees,
-on the front page and in alert titles; the logo's origin is the one image source the pages allow."""
+on the front page and in alert titles (tests/test_brand_alerts.py); the logo's origin is the one image source
+the pages allow."""
 
 import pytest
 
 from delivery.alert_texts import branded
-from delivery.alerts import AlertChecks
 from delivery.notify import Message
 from settings import load_settings
-from tests.conftest import FakeClock, store_of
 from tests.helpers import post
-from tests.test_alerts import FAILING_ONE, receiver, send  # noqa: F401 (receiver: a fixture)
 
 BRAND = {"BRAND_NAME": "Acme <b>&</b> Co", "BRAND_LOGO_URL": "https://cdn.acme.example/logo.png",
          "BRAND_CONTACT": "privacy@acme.example", "LINK_SECRETS": "s" * 40}
@@ -17,15 +15,17 @@ ESCAPED_NAME = "Acme &lt;b&gt;&amp;&lt;/b&gt; Co"
 
 
 @pytest.mark.parametrize("env, kept, problem", [
-    ({"BRAND_NAME": "Acme", "BRAND_LOGO_URL": "https://a.example/l.svg", "BRAND_CONTACT": "https://a.example/c"},
+    ({"BRAND_NAME": "Acme", "BRAND_LOGO_URL": "https://a.example/l.svg",
+      "BRAND_CONTACT": "https://a.example/c"},
      ("Acme", "https://a.example/l.svg", "https://a.example/c"), None),
-    ({"BRAND_NAME": "  Acme  ", "BRAND_CONTACT": "help@acme.example"}, ("Acme", "", "help@acme.example"), None),
+    ({"BRAND_NAME": "  Acme  ", "BRAND_CONTACT": "help@acme.example"}, ("Acme", "", "help@acme.example"),
+     None),
     ({}, ("", "", ""), None),
     ({"BRAND_NAME": "A" * 81}, ("", "", ""), "BRAND_NAME must be one line of at most 80"),
     ({"BRAND_NAME": "Acme\nInjected: header"}, ("", "", ""), "BRAND_NAME must be one line"),
     ({"BRAND_LOGO_URL": "http://a.example/l.png"}, ("", "", ""), "BRAND_LOGO_URL must be an https://"),
     ({"BRAND_LOGO_URL": "javascript:alert(1)"}, ("", "", ""), "BRAND_LOGO_URL must be an https://"),
-    ({"BRAND_LOGO_URL": "https://user:pw@a.example/l.png"}, ("", "", ""), "BRAND_LOGO_URL must be an https://"),
+    ({"BRAND_LOGO_URL": "https://u:pw@a.example/l.png"}, ("", "", ""), "BRAND_LOGO_URL must be an https://"),
     ({"BRAND_LOGO_URL": "https:///l.png"}, ("", "", ""), "BRAND_LOGO_URL must be an https://"),
     ({"BRAND_CONTACT": "javascript:alert(1)"}, ("", "", ""), "BRAND_CONTACT must be an email address"),
     ({"BRAND_CONTACT": 'a"onmouseover=x@b.example'}, ("", "", ""), "BRAND_CONTACT must be an email address"),
@@ -84,10 +84,3 @@ def test_front_page_shows_the_brand_and_allows_its_logo(branded_app):
     assert ESCAPED_NAME in page and "<b>&</b>" not in page and "mailto:privacy@acme.example" in page
     assert answer.headers["Content-Security-Policy"].endswith("img-src 'self' https://cdn.acme.example")
 
-
-def test_alerts_carry_the_brand(make_app, receiver, justclick):  # noqa: F811 (receiver: the fixture)
-    app = make_app(ALERT_URLS=receiver.url, BRAND_NAME="Acme")
-    store_of(app).clock = FakeClock()
-    send(app, ["someone@example.com"], 4, justclick)
-    AlertChecks(app.extensions["delivery"]).run()
-    assert receiver.titles(1) == [FAILING_ONE.replace("unsub-relay:", "unsub-relay (Acme):")]

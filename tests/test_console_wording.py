@@ -11,7 +11,8 @@ from tests.test_console import accept, console_app, csrf_of, operator  # noqa: F
 
 
 @pytest.mark.parametrize("row, expected", [
-    ({"status": "done", "outcome": "unsubscribed", "last_code": "0"}, "Replayed: delivered, unsubscribed (code 0)."),
+    ({"status": "done", "outcome": "unsubscribed", "last_code": "0"},
+     "Replayed: delivered, unsubscribed (code 0)."),
     ({"status": "done", "outcome": "not_subscribed", "last_code": "801"},
      "Replayed: delivered, not subscribed (code 801)."),
     ({"status": "failed", "outcome": "failed", "last_code": "800"}, "Replayed: it failed again (code 800)."),
@@ -40,7 +41,7 @@ def test_destination_replay_agrees_with_its_count(operator, justclick, count, bu
     confirm = operator.get("/console/destinations/justclick/replay")
     page = confirm.get_data(as_text=True)
     assert button in page and sentence in page
-    assert re.search(r'<p class="actions">\s*<button[^>]*class="danger"', page)  # Cancel beside, spaced by CSS
+    assert re.search(r'<p class="actions">\s*<button[^>]*class="danger"', page)  # Cancel beside it, spaced
     done = operator.post("/console/destinations/justclick/replay",
                          data={"csrf_token": csrf_of(confirm), "expected": str(count)}, follow_redirects=True)
     assert flashed in done.get_data(as_text=True)
@@ -51,7 +52,8 @@ def test_one_replay_flashes_what_it_came_to(operator, justclick):
     page = operator.get(f"/console/deliveries/{delivery_id}")
     done = operator.post(f"/console/deliveries/{delivery_id}/replay", data={"csrf_token": csrf_of(page)},
                          follow_redirects=True)
-    assert "Replayed: delivered, not subscribed (code 801)." in done.get_data(as_text=True)  # the fake's group
+    text = done.get_data(as_text=True)
+    assert "Replayed: delivered, not subscribed (code 801)." in text  # the fake has no such group member
 
 
 def test_zero_counts_take_no_colour(operator):
@@ -59,7 +61,7 @@ def test_zero_counts_take_no_colour(operator):
     page = operator.get("/console/").get_data(as_text=True)
     cells = re.findall(r'<td class="n ([a-z_]+)">(\d+)</td>', page)
     assert ("not_subscribed", "1") in cells and ("zero", "0") in cells
-    assert all(n != "0" for kind, n in cells if kind != "zero") and all(n == "0" for kind, n in cells if kind == "zero")
+    assert all((n == "0") == (kind == "zero") for kind, n in cells)
 
 
 def test_every_field_is_named_in_words(operator):

@@ -121,7 +121,8 @@ def test_when_the_web_process_dies_the_worker_is_stopped_too(tmp_path):
         os.kill(web, signal.SIGKILL)  # gunicorn's master, gone without a word
         assert proc.wait(40) == 128 + signal.SIGKILL
         assert wait_for(lambda: not alive(worker), 10), "the worker outlived the web process"
-        assert "The web process ended by itself: stopping the other one too." in (tmp_path / "sandbox.log").read_text()
+        log = (tmp_path / "sandbox.log").read_text()
+        assert "The web process ended by itself: stopping the other one too." in log
     finally:
         stop(proc)
 

@@ -8,7 +8,7 @@ import pytest
 
 from connectors.base import Result
 from connectors.errors import APIConnectionError, RateLimitError
-from sandbox.setup import FORM_KEY
+from sandbox.setup import FORM_KEY, sandbox_env
 from sandbox.table import MARKERS, banner
 from settings import load_settings
 from store.breaker import CLOSED, GatePolicy
@@ -51,9 +51,11 @@ def test_the_documented_html_form_works_with_the_printed_form_key(sandbox_app):
     assert "You are unsubscribed" in answer.get_data(as_text=True)
 
 
-def test_a_configured_form_key_is_kept(make_app):
-    app = make_app(SANDBOX="1", FORM_KEYS="mine-0123456789", **NO_CREDENTIALS)
-    assert app.config["SETTINGS"].form_keys == ("mine-0123456789",)
+@pytest.mark.parametrize("configured, used", [("", FORM_KEY), ("mine-0123456789", "mine-0123456789")],
+                         ids=["unset", "configured"])
+def test_the_sandbox_sets_a_form_key_unless_one_is_configured(tmp_path, configured, used):
+    env, problems = sandbox_env({"SANDBOX": "1", "FORM_KEYS": configured}, str(tmp_path))
+    assert (env["FORM_KEYS"], problems) == (used, [])
 
 
 def test_check_online_passes_against_the_simulators(sandbox_app):
