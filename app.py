@@ -10,6 +10,8 @@ import delivery
 import docsite
 import i18n
 import metrics
+import pages
+import pages
 import public
 import webhooks
 from edge import limits
@@ -32,6 +34,8 @@ def create_app(env=None, docs_site=None):
     app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     init_logging(settings)
     i18n.init_app(app)
+    pages.init_app(app, settings)
+    pages.init_app(app, settings)  # every page and the front page show the operator's brand
     if settings.sandbox:
         app.logger.warning("SANDBOX mode: deliveries go to built-in simulators of JustClick and Mailkit")
     relay = delivery.build_relay(settings, public.link_signer(settings), limits.CallerLimits(settings))

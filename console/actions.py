@@ -4,11 +4,22 @@ failed deliveries after a confirmation, the live credential check. Each one goes
 import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import ngettext
 
 from console.pages import DELIVERY_ID
 from delivery import DESTINATIONS
 
 log = logging.getLogger("unsub_relay.console")
+# What a replayed delivery came to, by (state, outcome), as a sentence rather than "failed, failed".
+REPLAYED = {"done": "delivered, {outcome}", "pending": "not delivered yet; it stays queued for the worker",
+            "failed": "it failed again"}
+
+
+def replayed(row):
+    """The flash after one replay: what it came to, with the vendor's code."""
+    what = REPLAYED.get(row["status"], row["status"]).format(outcome=(row["outcome"] or "").replace("_", " "))
+    code = f" (code {row['last_code']})" if row["last_code"] else ""
+    return f"Replayed: {what}{code}. Its attempts are below."
 
 
 def _destination(name):
@@ -43,7 +54,7 @@ class Actions:
                   f"code {after['last_code'] or '-'})")
         self.reports.record("replay", row["id"], result)
         log.info("console replay id=%s sent=%d result=%s", row["id"], count, after["status"])
-        flash(f"Replayed: {after['status']}, {after['outcome'] or 'no outcome yet'}." if count else
+        flash(replayed(after) if count else
               "Not replayed: it was sent meanwhile (see its attempts), is being sent right now, or its "
               "destination is not configured.")
         return redirect(url_for("console.delivery", delivery_id=row["id"]), 303)
@@ -60,8 +71,10 @@ class Actions:
         result = f"{count} made due again (confirmed for {'?' if expected is None else expected})"
         self.reports.record("replay_destination", name, result)
         log.info("console replay destination=%s count=%d", name, count)
-        flash(f"{count} failed {name} deliveries are due again: the worker sends them at the destination's "
-              "rate.")
+        flash(ngettext("%(num)d failed %(name)s delivery is due again: the worker sends it at the "
+                       "destination's rate.",
+                       "%(num)d failed %(name)s deliveries are due again: the worker sends them at the "
+                       "destination's rate.", count, name=name))
         return redirect(url_for("console.overview"), 303)
 
     def online_check(self):

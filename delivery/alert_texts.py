@@ -1,6 +1,7 @@
 """The words of every alert: what happened, since when, how many, what to do. Addresses masked, secrets
 scrubbed, vendor texts cut short; times in UTC."""
 
+import dataclasses
 import re
 
 from delivery.notify import Message
@@ -8,6 +9,14 @@ from masking import mask
 
 TEXT_LIMIT = 200
 TITLE = "unsub-relay: "
+
+
+def branded(message, brand):
+    """The message with the operator's brand (BRAND_NAME) in its title, so a team serving several senders
+    knows whose relay speaks: "unsub-relay (Acme): worker silent". Unchanged without a brand."""
+    if not brand or not message.title.startswith(TITLE):
+        return message
+    return dataclasses.replace(message, title=f"{TITLE[:-2]} ({brand}): {message.title[len(TITLE):]}")
 
 
 def when(moment):

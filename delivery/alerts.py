@@ -72,6 +72,7 @@ class AlertChecks:
                 messages.extend(check())
             except StoreUnavailable as exc:  # the store blinked: the next check looks again
                 log.error("alert check %s failed (%s)", check.__name__, exc.reason)
+        messages = [texts.branded(message, self.settings.brand_name) for message in messages]
         for message in messages:
             self.notifier.send(message)
         return messages

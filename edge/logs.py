@@ -66,6 +66,10 @@ def init_logging(settings):
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic says "Context impl ..." at every start and a line per migration (about 40 lines that pushed
+    # the sandbox's banner off the screen); its warnings and errors still show, and the store logs one line
+    # "ledger schema migrated from X to Y" itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     for handler in root.handlers:
         for old in [f for f in handler.filters if isinstance(f, ScrubSecrets)]:
             handler.removeFilter(old)

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, render_template
 
 from edge.formats import age as ago
+from pages import allow_logo
 
 SETUP = (("Try it without accounts", "sandbox/"), ("Connect Zapier", "setup/zapier/"),
          ("Connect your landing page", "setup/"), ("A plain HTML form", "setup/html-form/"),
@@ -36,6 +37,8 @@ def make_blueprint(operations, settings):
         recent, worker = worker_state(operations)
         html = render_template("front.html", health=health, ready=ready, worker=worker, worker_recent=recent,
                                setup=SETUP, settings=settings)
-        return html, 200, {**PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+        policy = allow_logo(PAGE_HEADERS["Content-Security-Policy"])  # the brand logo's origin, if any
+        return html, 200, {**PAGE_HEADERS, "Content-Security-Policy": policy,
+                           "Content-Type": "text/html; charset=utf-8"}
 
     return bp

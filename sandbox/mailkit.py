@@ -50,7 +50,9 @@ class MailkitSimulator(SimulatorServer):
             return "error", "Missing ID_email or email"
         if not _looks_like_address(address):
             return "error", "Invalid ID_email or email"
-        if self.everyone_subscribed:
+        if self.everyone_subscribed:  # but ID_email 0 is nobody's (`flask check --online` asks it)
+            if address.isdigit() and not int(address):
+                return "error", "Invalid ID_email or email"
             return "done", int(address) if address.isdigit() else sandbox_id(address)
         if address.isdigit():
             by_id = {str(i): a for a, i in {**self.subscribed, **self.unsubscribed}.items()}

@@ -1,5 +1,5 @@
-"""Sandbox mode for a process: the simulators' settings in place of real vendor credentials, and one shared
-webhook token when none is configured."""
+"""Sandbox mode for a process: the simulators' settings in place of real vendor credentials, one shared
+webhook token when none is configured, and a public form key when none is configured."""
 
 import os
 import secrets
@@ -8,6 +8,9 @@ from sandbox import environment, start_simulators
 
 REAL_CREDENTIALS = ("JUSTCLICK_LOGIN", "JUSTCLICK_SECRET", "MAILKIT_CLIENT_ID", "MAILKIT_CLIENT_MD5")
 TOKEN_FILE = "sandbox-token"
+# Public by nature (it sits in a page's HTML) and it only reaches the simulators: a fixed, printed value lets
+# the documentation's HTML form example work as pasted.
+FORM_KEY = "sandbox-form-key"
 
 
 def requested(env):
@@ -39,7 +42,8 @@ def shared_token(instance_path):
 
 def sandbox_env(env, instance_path):
     """(environment, problems): with SANDBOX on and no real credentials, the simulators' settings (started
-    in this process) and a shared token when WEBHOOK_TOKENS is unset. Never together with real credentials."""
+    in this process), a shared token when WEBHOOK_TOKENS is unset and FORM_KEY when FORM_KEYS is. Never
+    together with real credentials."""
     if not requested(env):
         return env, []
     real = [name for name in REAL_CREDENTIALS if env.get(name, "").strip()]
@@ -49,4 +53,6 @@ def sandbox_env(env, instance_path):
     out = {**env, **environment(start_simulators(), env.get("MAILKIT_TRANSPORT", "json").strip().lower() or "json")}
     if not env.get("WEBHOOK_TOKENS", "").strip():
         out["WEBHOOK_TOKENS"] = shared_token(instance_path)
+    if not env.get("FORM_KEYS", "").strip():
+        out["FORM_KEYS"] = FORM_KEY
     return out, []

@@ -101,8 +101,3 @@ class Outcome:
     def ok(self):
         """True when the person is (or already was) off the list."""
         return is_success(self.status)
-
-    @property
-    def error(self):
-        """Itself: store/breaker.py reads `result.error.retry_after` until the merge (then `retry_after`)."""
-        return self

@@ -88,7 +88,9 @@ class GatePolicy:
             gate.update(SETTLED)
             return "closed" if was_open else None
         gate["failures"] += 1
-        retry_after = getattr(result.error, "retry_after", None) or 0.0
+        if not self.failures:  # 0: it never opens (the sandbox, where a failure concerns one address)
+            return None
+        retry_after = result.retry_after or 0.0
         rate_limited = result.error_kind == "rate_limit"
         if gate["state"] == OPEN and not gate.get("probing"):
             return None  # a straggler sent before the breaker opened: it says nothing new

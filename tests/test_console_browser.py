@@ -56,7 +56,7 @@ def test_operator_finds_and_replays_a_delivery(browser, served):
     attempts = browser.find_elements(By.CSS_SELECTOR, "table.attempts tbody tr")
     assert [row.find_elements(By.TAG_NAME, "td")[3].text for row in attempts] == ["web"]
     follow(browser, By.XPATH, "//button[text()='Replay now']")
-    assert "Replayed: done" in text(browser)
+    assert "Replayed: delivered, not subscribed (code 801)." in text(browser)  # the fake: not in its group
     attempts = browser.find_elements(By.CSS_SELECTOR, "table.attempts tbody tr")
     assert [row.find_elements(By.TAG_NAME, "td")[3].text for row in attempts] == ["web", "replay"]
     screenshot(browser, "console-delivery-replayed")

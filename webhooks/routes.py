@@ -111,7 +111,8 @@ def receive(relay, route):
     inbound = read_items(body, defaults)
     g.webhook_source = inbound.source  # for the webhook counter (metrics/routes.py, after the answer)
     if inbound.ping:
-        return jsonify(status="ok", message="Test received; nothing was sent.")
+        return jsonify(status="ok", message="Test received; nothing was sent.",
+                       **({"sandbox": True} if settings.sandbox else {}))
     forms.screen(auth, body, inbound, settings, relay.bot_check)
     deliveries = service.plan(inbound.items, inbound.errors, inbound.batch, destination_of(route),
                               channel="webhook", auth=auth)
