@@ -36,6 +36,7 @@ class Ledger:
     def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE):
         self.writer, self.policy, self.gates, self.now = writer, policy, gate_policy, now
         self.dedup_window, self.rate_wait, self.mode = dedup_window, rate_wait, mode
+        self.one_statement = writer.postgres  # record() in one statement (sql.RECORD); SQLite has no DML CTEs
 
     def _key(self, key):
         """The idempotency key as stored: live keys as given (every row before modes was live), the
@@ -180,7 +181,7 @@ class Ledger:
                      "code": s.result.code, "text": s.result.message, "error_kind": s.result.error_kind}
                     for s in sent]
 
-        if self.writer.postgres:
+        if self.one_statement:
             return self._record_batch(sent, owner, answer, changes, attempts, now)
 
         def work(conn):
