@@ -29,6 +29,11 @@ class GatePolicy:
         waits, reason = self.reserve(gate, wanted, now)
         return len(waits), reason
 
+    def free(self, gate):
+        """True when the gate lets any number of deliveries go now and stays as it is: breaker closed, no
+        delivery rate for its destination. Such a gate needs no lock to admit (reserve changes nothing)."""
+        return gate["state"] == CLOSED and (self.rates.get(gate["destination"]) or 0.0) <= 0
+
     def reserve(self, gate, wanted, now, patience=0.0):
         """([seconds from `now` until each granted delivery's turn], why not the rest or None).
 

@@ -151,6 +151,28 @@ class WriteEngine:
                 conn.execute(ADVISORY_LOCKS, {"keys": sorted(set(locks))})
             return work(conn)
 
+    def alone(self, statement, params):
+        """One statement, atomic by itself, committed before this returns; its rows as a list.
+
+        On PostgreSQL it runs in autocommit on the write connection: the statement is its own transaction,
+        so the BEGIN and COMMIT round trips go (two of the three a one-statement transaction costs) while
+        the commit still waits for its WAL flush (synchronous_commit as configured, never off). The
+        connection goes back to the engine's isolation level before the next transaction."""
+        if not self.postgres:
+            return self.transaction(lambda conn: list(conn.execute(statement, params)))
+        with self._thread_lock:
+            try:
+                with translated(), self._file_lock:
+                    conn = self._open().execution_options(isolation_level="AUTOCOMMIT")
+                    try:
+                        with conn.begin():
+                            return list(conn.execute(statement, params))
+                    finally:
+                        conn.execution_options(isolation_level=conn.default_isolation_level)
+            except StoreUnavailable:
+                self._drop()
+                raise
+
     def close(self):
         """Close the write connection and the engine's pool."""
         with self._thread_lock:

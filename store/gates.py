@@ -30,6 +30,13 @@ def load(conn, names, lock=True):
     return gates
 
 
+def peek(conn, locks, names):
+    """{destination: gate dict} of those of `names` that have a row, as last committed and unlocked, with the
+    advisory `locks` taken in the same statement (PostgreSQL): one round trip for both."""
+    rows = conn.execute(sql.LOCKS_AND_GATES, {"keys": sorted(set(locks)), "names": sorted(set(names))})
+    return {row["destination"]: dict(row) for row in rows.mappings() if row["destination"] is not None}
+
+
 def save(conn, gates, before):
     """Write back the gates that changed (compared with `before`, the values as loaded)."""
     for name, gate in gates.items():

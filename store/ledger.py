@@ -36,6 +36,7 @@ class Ledger:
     def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE):
         self.writer, self.policy, self.gates, self.now = writer, policy, gate_policy, now
         self.dedup_window, self.rate_wait, self.mode = dedup_window, rate_wait, mode
+        self.one_statement = writer.postgres  # record() in one statement (sql.RECORD); SQLite has no DML CTEs
 
     def _key(self, key):
         """The idempotency key as stored: live keys as given (every row before modes was live), the
@@ -67,21 +68,25 @@ class Ledger:
         window = self.dedup_window if dedup_window is None else dedup_window
         window = window if dedup else 0
 
+        locks = [lock_key(p.destination, p.target.lower()) for p in plans] if window > 0 else []
+        # PostgreSQL, sending at once: the dedup locks and a peek at the gates in one statement.
+        peek = bool(lease_owner) and self.writer.postgres
+
         def work(conn):
+            peeked = gate_rows.peek(conn, locks, [p.destination for p in plans]) if peek else None
             if key:
                 taken = self._take_key(conn, key, request_id, fingerprint, now, lease_until)
                 if taken is not None:
                     return taken
             placed = self._placed(conn, plans, now, window)
             if lease_owner:
-                placed = self._admit(conn, placed, now)
+                placed = self._admit(conn, placed, now, peeked)
             rows = [self._row(p, request_id, key, now, lease_until, lease_owner) for p in placed if p.is_new]
             if rows:
                 conn.execute(sql.INSERT_DELIVERY, rows)
             return request_id, placed
 
-        locks = [lock_key(p.destination, p.target.lower()) for p in plans] if window > 0 else []
-        return self.writer.transaction(work, locks)
+        return self.writer.transaction(work, () if peek else locks)
 
     def _placed(self, conn, plans, now, window):
         """Each plan placed: the dedup window's earlier row, or a new one (plans asking the same share it)."""
@@ -102,10 +107,16 @@ class Ledger:
         with self.writer.reading() as conn:
             return [self._place(conn, plan, now, dedup_window).is_new for plan in plans]
 
-    def _admit(self, conn, placed, now):
+    def _admit(self, conn, placed, now, peeked=None):
         """Ask each destination's gate which new rows may be sent, now or at a turn within `rate_wait`;
-        mark the others held (left to the worker). The turns are reserved in the gate, in this transaction."""
+        mark the others held (left to the worker). The turns are reserved in the gate, in this transaction.
+
+        With `peeked` gates (read unlocked) that are all free, every new row goes now and no gate is locked:
+        the gate rows stop serializing every process's accepts. A breaker another process is opening at that
+        very moment lets one more row go, as the settling of a gate may be one probe step late."""
         wanted = Counter(p.plan.destination for p in placed if p.is_new)
+        if peeked is not None and all(name in peeked and self.gates.free(peeked[name]) for name in wanted):
+            return placed
         gates = gate_rows.load(conn, wanted)
         before = gate_rows.snapshot(gates)
         grants = {name: self.gates.reserve(gates[name], count, now, self.rate_wait)
@@ -170,9 +181,11 @@ class Ledger:
                      "code": s.result.code, "text": s.result.message, "error_kind": s.result.error_kind}
                     for s in sent]
 
+        if self.one_statement:
+            return self._record_batch(sent, owner, answer, changes, attempts, now)
+
         def work(conn):
-            if answer:
-                conn.execute(sql.SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
+            self._set_answer(conn, answer)
             if attempts:  # every attempt happened, whether or not this owner still holds the row
                 conn.execute(sql.INSERT_ATTEMPT, attempts)
                 self._observe(conn, sent, now)
@@ -180,6 +193,38 @@ class Ledger:
             return [c for c in changes if conn.execute(sql.SET_RESULT, {**c, "_owner": owner}).rowcount]
 
         return self.writer.transaction(work)
+
+    def _record_batch(self, sent, owner, answer, changes, attempts, now):
+        """record() on PostgreSQL: the batch in one statement (sql.RECORD). When every result settles its
+        gate and there is no answer to store, that statement is the whole transaction (one round trip)."""
+        settles = all(self.gates.settles(s.result) for s in sent)
+        settle = [s.result.destination for s in sent] if settles else []
+        statement, params = self._batch(attempts, changes, owner, settle)
+        if settles and not answer:
+            done = {row.id for row in self.writer.alone(statement, params)}
+        else:
+            def work(conn):
+                self._set_answer(conn, answer)
+                if not settles:
+                    self._observe(conn, sent, now)
+                return {row.id for row in conn.execute(statement, params)}
+            done = self.writer.transaction(work)
+        return [c for c in changes if c["_id"] in done]
+
+    @staticmethod
+    def _batch(attempts, changes, owner, settle):
+        """(sql.RECORD_ONE or sql.RECORD, its parameters): the attempts and the changes (in the same order)
+        as scalars for one row, parallel arrays for more."""
+        one = len(attempts) == 1
+        params = {**{name: [row[key] for row in attempts] for name, key in sql.RECORD_ATTEMPT.items()},
+                  **{name: [change[key] for change in changes] for name, key in sql.RECORD_RESULT.items()}}
+        params = {name: values[0] for name, values in params.items()} if one else params
+        return sql.RECORD_ONE if one else sql.RECORD, {**params, "_owner": owner, "settle": sorted(set(settle))}
+
+    @staticmethod
+    def _set_answer(conn, answer):
+        if answer:
+            conn.execute(sql.SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
 
     def _observe(self, conn, sent, now):
         """Every result moves its destination's breaker (consecutive failures, open, close)."""

@@ -7,7 +7,7 @@ optional filters, a function here builds it from these same pieces.
 Dialect-specific upserts are kept by dialect name: `ON CONFLICT` is spelled by each dialect's own `insert`.
 """
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy import String, and_, any_, bindparam, column, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
@@ -15,6 +15,7 @@ from status import DONE, FAILED, PENDING, SUCCESSES
 from store.breaker import OPEN, SETTLED
 from store.models import (ALERTS, ATTEMPTS, CONSOLE_SESSIONS, DELIVERIES, GATES, HEARTBEATS, LOGIN_FAILURES,
                           OPERATOR_LOG, REQUESTS)
+from store.retry import RESULT_COLUMNS
 
 D, A, R, G = DELIVERIES.c, ATTEMPTS.c, REQUESTS.c, GATES.c
 H, AL, L, S, F = HEARTBEATS.c, ALERTS.c, OPERATOR_LOG.c, CONSOLE_SESSIONS.c, LOGIN_FAILURES.c
@@ -42,6 +43,12 @@ def prefix_pattern(value):
 ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY 1) AS s") \
     .bindparams(bindparam("keys", type_=ARRAY(BIGINT)))
 MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# The same locks and the named gates as last committed, unlocked (a peek: a gate is locked FOR UPDATE only
+# when its policy needs the latest row); the count yields one row, so the locks are taken in any case.
+LOCKS_AND_GATES = text("SELECT g.* FROM (SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(:keys) AS k "
+                       "ORDER BY 1) AS s) AS l LEFT JOIN destination_gates AS g ON g.destination = ANY(:names)") \
+    .bindparams(bindparam("keys", type_=ARRAY(BIGINT)), bindparam("names", type_=ARRAY(String))) \
+    .columns(*GATES.c)
 
 # --- The hot path: accept (key, dedup, gate, insert) and record (attempt, gate, result) ---------------------
 
@@ -76,8 +83,32 @@ _UNSETTLED = or_(*(G[k] != v for k, v in SETTLED.items() if v is not None),
                  *(G[k].is_not(None) for k, v in SETTLED.items() if v is None))
 GATE_SETTLE = update(GATES).where(G.destination == bindparam("name"), _UNSETTLED).values(**SETTLED)
 ALL_GATES = select(GATES).order_by(G.destination)
-PROBE_NOW = (update(GATES).where(G.destination.in_(_ids("destinations")), G.state == OPEN)
-             .values(next_probe_at=bindparam("now")))
+# PostgreSQL records in one statement, atomic as the transaction of three it replaced: attempts, settled gates
+# and guarded results (`results`: the ids whose lease held) as data-modifying CTEs over one row of scalars, or
+# a batch as parallel arrays (one shape for any size; arrays cost the driver more). Parameters are named apart
+# from the columns: SQLAlchemy adds a column's namesake to an UPDATE's SET.
+_ATTEMPT = {f"a_{col.name}": col for col in (A.delivery_id, A.number, A.started_at, A.duration_ms, A.sender,
+                                             A.outcome, A.code, A.text, A.error_kind)}
+_SENT = {**_ATTEMPT, **{f"r_{name}": D[name] for name in RESULT_COLUMNS}}
+RECORD_ATTEMPT = {name: col.name for name, col in _ATTEMPT.items()}  # parameter: key of the attempt's row
+RECORD_RESULT = {f"r_{name}": name for name in RESULT_COLUMNS}  # parameter: key of the result's change
+_SETTLED = update(GATES).where(G.destination == any_(bindparam("settle", type_=ARRAY(String))), _UNSETTLED)
+
+
+def _record(batch):
+    attempted = insert(ATTEMPTS).from_select(list(_ATTEMPT.values()), select(*(batch.c[name] for name in _ATTEMPT)))
+    results = (update(DELIVERIES).where(D.id == batch.c.a_delivery_id, D.lease_owner == bindparam("_owner"),
+                                        D.status == PENDING)
+               .values(**{key: batch.c[name] for name, key in RECORD_RESULT.items()}).returning(D.id).cte("results"))
+    return select(results.c.id).add_cte(attempted.cte("attempted"), _SETTLED.values(**SETTLED).cte("settled"))
+
+
+RECORD_ONE = _record(select(*(bindparam(name, type_=col.type).label(name) for name, col in _SENT.items()))
+                     .cte("batch"))
+RECORD = _record(select(func.unnest(*(bindparam(name, type_=ARRAY(col.type)) for name, col in _SENT.items()))
+                        .table_valued(*(column(name, col.type) for name, col in _SENT.items()))
+                        .render_derived(name="sent")).cte("batch"))
+
 
 # --- Worker: claim, release, replay ---------------------------------------------------------------------------
 
@@ -214,8 +245,6 @@ _LOG = select(L.id, L.at, L.action, L.subject, L.result).order_by(L.id.desc()).l
 LOG_PAGE = {False: _LOG, True: _LOG.where(L.id < bindparam("before"))}  # the newest, or before an entry
 
 # --- Worker heartbeats and alert records ----------------------------------------------------------------------
-
-
 
 def _beat(make):
     """Insert a worker's heartbeat, or refresh all but its start time."""

@@ -105,3 +105,18 @@ def test_reserved_turns(gate_values, steps, waits):
 ], ids=["seconds", "empty", "absent", "garbage", "capped", "http-date", "date-in-the-past"])
 def test_retry_after(header, seconds):
     assert retry_after_seconds(header, now=NOW.replace(tzinfo=timezone.utc)) == seconds
+
+
+@pytest.mark.parametrize("values, rates, free", [
+    ({}, {}, True), ({}, {"justclick": 0}, True), ({}, {"mailkit": 2.0}, True), ({}, {"justclick": 2.0}, False),
+    ({"state": "open", "next_probe_at": at(-1)}, {}, False), ({"failures": 3}, {}, True),
+], ids=["closed-no-rate", "rate-zero-is-none", "another-destinations-rate", "rated", "open-breaker",
+        "closed-with-failures"])
+def test_a_free_gate_admits_everything_unchanged(values, rates, free):
+    """What the ledger may admit from an unlocked read (store/gates.peek): a free gate's reserve grants every
+    delivery at once and leaves the gate as it was."""
+    policy, before = GatePolicy(rates=rates), gate(**values)
+    assert policy.free(before) is free
+    if free:
+        after = dict(before)
+        assert policy.reserve(after, 5, NOW, patience=10.0) == ([0.0] * 5, None) and after == before
