@@ -8,8 +8,9 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from connectors.base import Result
+from connectors.base import failure
 from connectors.errors import APIConnectionError, InvalidRequestError
+from schemas.shapes import Outcome
 from settings import load_settings
 from store import Store
 from store.ledger import Planned, Sent
@@ -18,9 +19,9 @@ from tests.conftest import TRUNCATE_ALL
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 11, 23, 12, 0, 0)
-RESULTS = {"ok": Result("justclick", "unsubscribed", "0", "OK"),
-           "down": Result.from_error("justclick", APIConnectionError("down")),
-           "refused": Result.from_error("justclick", InvalidRequestError("no group", 800))}
+RESULTS = {"ok": Outcome("justclick", "unsubscribed", "0", "OK"),
+           "down": failure("justclick", APIConnectionError("down")),
+           "refused": failure("justclick", InvalidRequestError("no group", 800))}
 IDS = {"id", "request_id", "delivery_id"}  # random per run
 
 
