@@ -78,11 +78,12 @@ GATE = select(GATES).where(G.destination == bindparam("name"))
 GATE_LOCKED = GATE.with_for_update()
 GATE_CREATE = by_dialect(lambda make: make(GATES).on_conflict_do_nothing())  # executemany of fresh gates
 GATE_SAVE = update(GATES).where(G.destination == bindparam("_name"))  # the changed columns as values
-# Only a gate that is not already settled is written (and, on PostgreSQL, locked).
 _UNSETTLED = or_(*(G[k] != v for k, v in SETTLED.items() if v is not None),
                  *(G[k].is_not(None) for k, v in SETTLED.items() if v is None))
-GATE_SETTLE = update(GATES).where(G.destination == bindparam("name"), _UNSETTLED).values(**SETTLED)
+GATE_SETTLE = update(GATES).where(G.destination == bindparam("name"), _UNSETTLED).values(**SETTLED)  # if unsettled
 ALL_GATES = select(GATES).order_by(G.destination)
+PROBE_NOW = (update(GATES).where(G.destination.in_(_ids("destinations")), G.state == OPEN)  # replayed by hand
+             .values(next_probe_at=bindparam("now")))
 # PostgreSQL records in one statement, atomic as the transaction of three it replaced: attempts, settled gates
 # and guarded results (`results`: the ids whose lease held) as data-modifying CTEs over one row of scalars, or
 # a batch as parallel arrays (one shape for any size; arrays cost the driver more). Parameters are named apart
