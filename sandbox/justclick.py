@@ -51,14 +51,19 @@ def item(group, status):
 
 class JustClickSimulator(SimulatorServer):
     """One JustClick account. With `everyone_subscribed` (the sandbox) every group exists and every
-    address is on it, and `left` remembers the groups recent addresses left; otherwise `subscribe()` builds
-    the account's groups (tests), and `statuses` holds the rass_status of contacts that left a group (or
-    that a test set with `set_status()`)."""
+    address is on it; otherwise `subscribe()` builds the account's groups (tests), and `statuses` holds the
+    rass_status of contacts that left a group (or that a test set with `set_status()`).
 
-    def __init__(self, login, secret, everyone_subscribed=False, record=True):
+    The sandbox's read-back cannot rely on memory: each process (every web worker, the `flask worker`) has
+    simulators of its own, and the one asked is seldom the one that unsubscribed. So it answers that every
+    address left `group` (the sandbox's default) and, from `left`, the groups it left through this process.
+    """
+
+    def __init__(self, login, secret, everyone_subscribed=False, record=True, group=None):
         super().__init__(record=record)
         self.login, self.secret = login, secret
         self.everyone_subscribed = everyone_subscribed
+        self.group = group
         self.groups = {}
         self.statuses = {}
         self.left = Recent()
@@ -163,11 +168,11 @@ class JustClickSimulator(SimulatorServer):
 
     def group_statuses(self, email):
         """GetLeadGroupStatuses: the contact's status in each group it is or was in; 500 for a contact the
-        account never had. The sandbox knows only the groups an address left recently (501 otherwise)."""
+        account never had (the sandbox: an address under .invalid), 501 for one in no group."""
         if self.everyone_subscribed:
             if email.lower().endswith(".invalid"):
                 return self.answer(*NO_CONTACT)
-            left = sorted(self.left.get(email, ()))
+            left = sorted(self.left.get(email, frozenset()) | ({self.group} if self.group else set()))
             status = "STATUS_SUBSCRIBE" if stays_subscribed(email) else "STATUS_UNSUBSCRIBE"
             return self.answer(*SUCCESS, result=[item(g, status) for g in left]) if left \
                 else self.answer(*IN_NO_GROUP)

@@ -37,9 +37,14 @@ def sandbox_id(address):
 
 
 class MailkitSimulator(SimulatorServer):
-    """One Mailkit client. With `everyone_subscribed` (the sandbox) every well-formed address is on a list,
-    and `left` remembers recent unsubscribes (and their timeout dates); otherwise `subscribe()` puts an
-    address on one (tests), and `timeouts` holds the last day of temporary opt-outs."""
+    """One Mailkit client. With `everyone_subscribed` (the sandbox) every well-formed address is on a list;
+    otherwise `subscribe()` puts an address on one (tests), and `timeouts` holds the last day of temporary
+    opt-outs.
+
+    The sandbox's read-back cannot rely on memory (each process has simulators of its own, see
+    sandbox/justclick.py): every address reads as unsubscribed, permanently unless this process made it a
+    temporary opt-out recently (`left`).
+    """
 
     def __init__(self, client_id, client_md5, everyone_subscribed=False, record=True):
         super().__init__(record=record)
@@ -101,10 +106,10 @@ class MailkitSimulator(SimulatorServer):
         if not address or not _looks_like_address(address) or address == "0":
             return "error", NO_CONTACT
         if self.everyone_subscribed:
-            date = self.left.get(address)
-            gone = date is not None and not stays_subscribed(address)
+            gone = not stays_subscribed(address)
+            date = self.left.get(address, PERMANENT) if gone else PERMANENT
             by_id = address.isdigit()
-            return ("status", "TRUE" if gone else "FALSE", date if gone else PERMANENT,
+            return ("status", "TRUE" if gone else "FALSE", date,
                     int(address) if by_id else sandbox_id(address), "" if by_id else address)
         address = self.by_id(address)
         if address in self.unsubscribed:

@@ -371,8 +371,11 @@ def sandbox_payload(sims, destination, address, timeout_days=None):
     ("justclick", "anna+stillsubscribed", True, "still_subscribed"),
     ("mailkit-json", "anna+stillsubscribed", True, "still_subscribed"),
     ("mailkit-xmlrpc", "anna+stillsubscribed", True, "still_subscribed"),
-    ("justclick", "never.asked", False, "confirmed"),  # code 501: the sandbox knows no group it left
-    ("mailkit-json", "never.asked", False, "still_subscribed"),  # everyone is on a list
+    # Unsubscribed through another process's simulators (each web worker and the worker have their own):
+    ("justclick", "elsewhere", False, "confirmed"),
+    ("mailkit-json", "elsewhere", False, "confirmed"),
+    ("justclick", "anna+stillsubscribed", False, "still_subscribed"),
+    ("mailkit-xmlrpc", "anna+stillsubscribed", False, "still_subscribed"),
     ("justclick", "anna+notfound", False, "confirmed"),
     ("mailkit-xmlrpc", "anna+notfound", False, "confirmed"),
     ("justclick", "anna+down", False, "unknown"),
@@ -385,6 +388,15 @@ def test_the_sandbox_reads_back_what_it_was_asked(sims, destination, local, unsu
     if unsubscribe_first:
         assert connector.send(sandbox_payload(sims, destination, address)).status == "unsubscribed"
     assert connector.read_back(sandbox_payload(sims, destination, address)).state == expected
+
+
+def test_the_sandbox_reads_back_another_group_it_was_asked_to_leave(sims):
+    address = f"vip@{uuid.uuid4().hex[:8]}.example.com"
+    connector = sandbox_connector(sims, "justclick")
+    assert connector.read_back({"lead_email": address, "rass_name": "VIP"}).detail == NOT_IN_GROUP
+    connector.send({"lead_email": address, "rass_name": "VIP"})
+    confirmation = connector.read_back({"lead_email": address, "rass_name": "VIP"})
+    assert (confirmation.state, confirmation.detail) == ("confirmed", f"rass_status=STATUS_UNSUBSCRIBE, {SINCE}")
 
 
 def test_the_sandbox_keeps_a_temporary_opt_outs_date(sims):
