@@ -23,6 +23,11 @@ DONE = "done"  # the vendor confirmed one of SUCCESSES
 # FAILED (above) is also the state of a row that will not be retried by itself.
 STATES = (PENDING, DONE, FAILED)
 
+# What a read-back found: the vendor asked, a while after it accepted an unsubscribe, for the contact's state.
+CONFIRMED = "confirmed"  # the vendor says the contact is unsubscribed now (or is nobody it could mail)
+STILL_SUBSCRIBED = "still_subscribed"  # the vendor still lists the contact as subscribed
+CONFIRM_UNKNOWN = "unknown"  # no usable answer: transient ones are asked again later
+
 
 def overall(statuses):
     """The most serious of several outcomes (unsubscribed when there are none)."""

@@ -1,23 +1,25 @@
-"""JustClick DeleteSubscribe: PHP-compatible md5 signatures, signed JSON answers."""
+"""JustClick DeleteSubscribe and GetLeadGroupStatuses: PHP-compatible md5 signatures, signed JSON answers."""
 
 import hashlib
 import hmac
-
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
-from connectors.base import Connector
+from connectors.base import Connector, short
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
                                RateLimitError, UpstreamError, VerificationError)
 from connectors.php import http_build_query
 from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.fields import Name
-from schemas.shapes import Delivery, Outcome
-from status import NOT_SUBSCRIBED, UNSUBSCRIBED
+from schemas.shapes import Confirmation, Delivery, Outcome
+from status import CONFIRMED, NOT_SUBSCRIBED, STILL_SUBSCRIBED, UNSUBSCRIBED
 
 DEFAULT_URL = "https://{login}.justclick.ru/api/"
 PROBE_ADDRESS = "credential-check@unsub-relay.invalid"  # RFC 2606: .invalid is never anyone's address
+FORM = "application/x-www-form-urlencoded"
 
 # JustClick's documented answer codes, and what each means for us.
 ERRORS = {
@@ -31,6 +33,22 @@ ERRORS = {
     8: (RateLimitError, "JustClick's API limit for this address is exhausted; retry later"),
     800: (InvalidRequestError, "JustClick has no contact group of that name"),
 }
+
+
+# GetLeadGroupStatuses: what each rass_status says of the group a delivery left (help.justclick.io/archives/
+# 2629, and InfluencerSoft's copy of JustClick's help for the last two).
+READ_STATES = {
+    "STATUS_UNSUBSCRIBE": (CONFIRMED, ""),
+    "STATUS_UNSUBSCRIBE_BY_SERVICE": (CONFIRMED, ""),
+    "STATUS_INVALID_EMAIL": (CONFIRMED, " (the address does not exist: nobody to mail)"),
+    "STATUS_SUBSCRIBE": (STILL_SUBSCRIBED, ""),
+    "STATUS_WAIT": (STILL_SUBSCRIBED, " (awaiting activation)"),  # activating would mail them again
+}
+# Its answer codes that mean there is nobody in the account to mail (archives/511: "group list by email").
+NOBODY = {500: "JustClick has no such contact (code 500): nobody to mail",
+          501: "the contact is in no JustClick group (code 501): nobody to mail"}
+NOT_IN_GROUP = "the contact is not in this group at JustClick: nobody in it to mail"
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?")
 
 
 def md5_hex(text):
@@ -65,8 +83,11 @@ class JustClick(Connector):
 
     name = "justclick"
 
+    supports_read_back = True
+
     def __init__(self, login, secret, api_url, timeout, http=None):
         super().__init__(api_url.rstrip("/") + "/DeleteSubscribe", timeout, http)
+        self.read_url = api_url.rstrip("/") + "/GetLeadGroupStatuses"
         self.login = login
         self._secret = secret
 
@@ -81,7 +102,7 @@ class JustClick(Connector):
         return {"url": self.url, "form": {**payload, "hash": "***"}}
 
     def call(self, payload):
-        response = self.post(self.body(payload).encode("ascii"), "application/x-www-form-urlencoded")
+        response = self.post(self.body(payload).encode("ascii"), FORM)
         answer = self._verified(response)
         code = answer["error_code"]
         if code == 0:
@@ -89,6 +110,20 @@ class JustClick(Connector):
         if code == 801:
             return Outcome(self.name, NOT_SUBSCRIBED, "801", answer["error_text"] or "contact not found")
         raise error_for(code, answer["error_text"])
+
+    def read(self, payload):
+        """GetLeadGroupStatuses for the delivery's address, signed as DeleteSubscribe is: the rass_status of
+        the group it left. The answer's hash covers its code and text only, so `result` rests on TLS."""
+        body = self.body({"email": payload["lead_email"]}).encode("ascii")
+        answer = self._verified(self.post(body, FORM, self.read_url))
+        code = answer["error_code"]
+        if code in NOBODY:
+            return Confirmation(self.name, CONFIRMED, NOBODY[code])
+        if code != 0:
+            raise error_for(code, answer["error_text"])
+        if "result" not in answer:
+            raise APIConnectionError("JustClick answered GetLeadGroupStatuses without a result")
+        return group_state(self.name, answer["result"], payload["rass_name"])
 
     def _verified(self, response):
         try:
@@ -108,7 +143,51 @@ class JustClick(Connector):
             code = int(code)
         except (TypeError, ValueError):
             raise VerificationError(f"JustClick answered a non-numeric code {code!r}") from None
-        return {"error_code": code, "error_text": _php_string(text)}
+        verified = {"error_code": code, "error_text": _php_string(text)}
+        return {**verified, "result": answer["result"]} if "result" in answer else verified
+
+
+def group_state(destination, result, group):
+    """The Confirmation GetLeadGroupStatuses' `result` gives for `group`: the item naming it exactly, else
+    in another case (a group named in another case must not pass for one the contact is not in)."""
+    items = _items(result)
+    item = next((i for i in items if i.get("rass_name") == group), None) or next(
+        (i for i in items if str(i.get("rass_name", "")).casefold() == group.casefold()), None)
+    if item is None:
+        return Confirmation(destination, CONFIRMED, NOT_IN_GROUP)
+    status = str(item.get("rass_status", "")).strip().upper()
+    if status not in READ_STATES:
+        raise UpstreamError(f"JustClick answered an undocumented rass_status {short(status, 40)!r}")
+    state, meaning = READ_STATES[status]
+    when = subscription_time(item.get("subscription_time"))
+    detail = f"rass_status={status}{meaning}" + (f", subscribed {when}" if when else "")
+    return Confirmation(destination, state, detail)
+
+
+def _items(result):
+    """The result's items: a list, or an object of them (PHP encodes an array with gaps as one)."""
+    if result is None:
+        return []
+    if isinstance(result, dict):
+        result = list(result.values())
+    if not isinstance(result, list):
+        raise APIConnectionError("JustClick answered a GetLeadGroupStatuses result that is not a list")
+    return [item for item in result if isinstance(item, dict)]
+
+
+def subscription_time(value):
+    """subscription_time as text for a detail, or "": its format is undocumented, so a Unix time and a date
+    text are read and anything else is left out."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
+        try:
+            when = datetime.fromtimestamp(int(float(value)), timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return ""
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when.year > 1970 else ""
+    text = value.strip() if isinstance(value, str) else ""
+    return text if DATE_TEXT.fullmatch(text) else ""
 
 
 class JustClickUnsubscribeSchema(Schema):
@@ -149,6 +228,7 @@ class JustClickVendor(Vendor):
 
     name = "justclick"
     title = "JustClick"
+    supports_read_back = True  # GetLeadGroupStatuses
     config_class = JustClickConfig
     targets = ("email",)  # DeleteSubscribe finds contacts by lead_email only
     # The group (rass_name) a person leaves; a public form may name it (the README's forms do).

@@ -1,61 +1,26 @@
-"""Mailkit mailkit.email.unsubscribe over its JSON or XML-RPC transport."""
+"""Mailkit mailkit.email.unsubscribe and mailkit.email.unsubscribe.getstatus over its JSON or XML-RPC
+transport; what its answers mean is in connectors/mailkit_wire.py."""
 
 import json
 import xmlrpc.client
-from xml.parsers.expat import ExpatError
-
 from dataclasses import dataclass, field
 
-from defusedxml import DefusedXmlException
-from defusedxml.xmlrpc import DefusedExpatParser
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from connectors.base import Connector
-from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError,
-                               UpstreamError, VerificationError)
+from connectors.base import Connector, short
+from connectors.errors import APIConnectionError, UpstreamError, VerificationError
+from connectors.mailkit_wire import (OTHER_ADDRESS, NoSuchContact, an_address, echoes, error_for,
+                                     parse_xmlrpc, timeout_date)
 from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.fields import Digits, Flag, WholeNumber
-from schemas.shapes import Delivery, Outcome, asks
-from status import ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED
+from schemas.shapes import Confirmation, Delivery, Outcome, asks
+from status import ALREADY_UNSUBSCRIBED, CONFIRMED, NOT_SUBSCRIBED, STILL_SUBSCRIBED, UNSUBSCRIBED
 
 URLS = {"json": "https://api.mailkit.eu/json.fcgi", "xmlrpc": "https://api.mailkit.eu/rpc.fcgi"}
 FUNCTION = "mailkit.email.unsubscribe"
+READ_FUNCTION = "mailkit.email.unsubscribe.getstatus"
 TIMEOUT_DAYS = validate.Range(min=14, max=90, error="Temporary unsubscribe lasts 14 to 90 days.")
-IP_HINT = ("Mailkit only answers whitelisted IP addresses: add this server's outbound IP in "
-           "Mailkit, and on a PaaS route through a static outbound proxy (set HTTPS_PROXY)")
-
-# Mailkit's error texts (by prefix), and what each means for us.
-ERRORS = (
-    ("Invalid ID_email or email", InvalidRequestError, "Mailkit says the address or ID is invalid"),
-    ("Missing ID_email or email", InvalidRequestError, "Mailkit says the address is missing"),
-    ("Unauthorized", ConfigurationError,
-     "Mailkit refused the credentials: check MAILKIT_CLIENT_ID and MAILKIT_CLIENT_MD5"),
-    ("Disallowed IP", ConfigurationError, IP_HINT),
-)
-
-# An answer naming another address than ours (the one sent, rewritten, or someone else's) says nothing about
-# ours; its text is not repeated, since it holds an address.
-OTHER_ADDRESS = "Mailkit's answer names an address other than the one sent, so it is not trusted"
-
-
-def _an_address(text):
-    """True when an answer's text is an email address or a phone number rather than an error text."""
-    text = text.strip()
-    return "@" in text or (text.startswith("+") and text[1:].isdigit())
-
-
-def _echoes(text, sent):
-    """True when an answer's text is the address or phone number we sent (any case, a phone with or without
-    its '+'), which Mailkit answers for an address that is in no list."""
-    return bool(sent) and text.strip().lstrip("+").lower() == sent.strip().lstrip("+").lower()
-
-
-def error_for(text, code=None):
-    """Map a Mailkit error text to the error class that says what it means."""
-    for prefix, cls, meaning in ERRORS:
-        if text.strip().lower().startswith(prefix.lower()):
-            return cls(f"{meaning} ({text})", code=code)
-    return UpstreamError(f"Mailkit answered an error: {text}", code=code)
+NOBODY = "Mailkit knows no such contact: nobody to mail"
 
 
 def _flag(value):
@@ -66,6 +31,7 @@ class Mailkit(Connector):
     """One Mailkit account; `transport` is "json" or "xmlrpc"."""
 
     name = "mailkit"
+    supports_read_back = True
 
     def __init__(self, client_id, client_md5, url, timeout, transport="json", http=None):
         super().__init__(url, timeout, http)
@@ -110,7 +76,8 @@ class Mailkit(Connector):
         response = self.post(json.dumps(self.json_body(params)).encode("utf-8"), "application/json")
         return self._json_result(response, sent)
 
-    def _json_result(self, response, sent):
+    def _json_answer(self, response):
+        """A JSON answer's object; its error (a non-zero error_status) raised as what it means."""
         try:
             answer = response.json()
         except ValueError:
@@ -120,6 +87,10 @@ class Mailkit(Connector):
         error_status = str(answer.get("error_status", "0")).strip()
         if error_status not in ("", "0"):
             raise error_for(str(answer.get("error") or "no error text"), code=error_status)
+        return answer
+
+    def _json_result(self, response, sent):
+        answer = self._json_answer(response)
         status = str(answer.get("status", "")).strip()
         if status == "2":
             return Outcome(self.name, ALREADY_UNSUBSCRIBED, "2", "already unsubscribed")
@@ -130,7 +101,7 @@ class Mailkit(Connector):
     def _status_one(self, echoed, sent):
         """Status 1 carries the contact's numeric ID_email (unsubscribed) or echoes the address we sent (it
         is in no list). Anything else is about an address we did not send: no success is read from it."""
-        if _echoes(echoed, sent):  # first: a phone number echoed without its '+' is no ID
+        if echoes(echoed, sent):  # first: a phone number echoed without its '+' is no ID
             return Outcome(self.name, NOT_SUBSCRIBED, "1", "the address is in no list")
         if echoed.isascii() and echoed.isdigit():
             return Outcome(self.name, UNSUBSCRIBED, "1", f"unsubscribed (ID_email {echoed})")
@@ -138,41 +109,67 @@ class Mailkit(Connector):
 
     def _xmlrpc_result(self, response, sent):
         try:
-            value = _parse_xmlrpc(response)
+            value = parse_xmlrpc(response)
         except APIConnectionError:
             raise self.unreadable(response, "XML-RPC", "MAILKIT_API_URL") from None
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
         if isinstance(value, int):
             return Outcome(self.name, UNSUBSCRIBED, str(value), f"unsubscribed (ID_email {value})")
-        if _echoes(value, sent):
+        if echoes(value, sent):
             return Outcome(self.name, NOT_SUBSCRIBED, None, "the address is in no list")
-        if _an_address(value):
+        if an_address(value):
             raise VerificationError(OTHER_ADDRESS)
         raise error_for(value)
 
+    def read(self, params):
+        """mailkit.email.unsubscribe.getstatus for the delivery's address (or ID_email), over the
+        configured transport. Mailkit signs no answer: a JSON one must name the address asked."""
+        try:
+            if self.transport == "xmlrpc":
+                target = params.get("email") or int(params["ID_email"])
+                body = xmlrpc.client.dumps((int(self.client_id), self._client_md5, target),
+                                           methodname=READ_FUNCTION, encoding="utf-8")
+                return self._read_xmlrpc(self.post(body.encode("utf-8"), "text/xml; charset=utf-8"))
+            asked = {"email": params.get("email"),
+                     "ID_email": None if params.get("email") else str(params["ID_email"])}
+            body = {"function": READ_FUNCTION, "id": self.client_id, "md5": self._client_md5,
+                    "parameters": asked}
+            return self._read_json(self.post(json.dumps(body).encode("utf-8"), "application/json"), asked)
+        except NoSuchContact:  # an assumption: Mailkit documents no answer for an address it never held
+            return Confirmation(self.name, CONFIRMED, NOBODY)
 
-def _parse_xmlrpc(response):
-    """The single value of a methodResponse, parsed with entities and external references forbidden."""
-    if "html" in response.headers.get("Content-Type", "").lower():
-        raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with an HTML page, "
-                                 "not XML-RPC", code=f"http_{response.status_code}")
-    unmarshaller = xmlrpc.client.Unmarshaller()
-    parser = DefusedExpatParser(unmarshaller)
-    try:
-        parser.feed(response.content)
-        parser.close()
-        values = unmarshaller.close()
-    except xmlrpc.client.Fault as fault:
-        raise error_for(str(fault.faultString), code=fault.faultCode) from None
-    except DefusedXmlException:
-        raise VerificationError("Mailkit's answer declared XML entities: refused as hostile") from None
-    except (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError):
-        raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with a body that is "
-                                 "not XML-RPC", code=f"http_{response.status_code}") from None
-    if len(values) != 1:
-        raise APIConnectionError("Mailkit answered an XML-RPC response without exactly one value")
-    return values[0]
+    def _read_json(self, response, asked):
+        """{"email", "ID_email", "unsubscribe": "TRUE" | "FALSE", "timeout": {"date"}, "topics"}."""
+        answer = self._json_answer(response)
+        email, id_email = (str(answer.get(key) or "").strip() for key in ("email", "ID_email"))
+        if (asked["email"] and email and not echoes(email, asked["email"])) or (
+                asked["ID_email"] and id_email and id_email != asked["ID_email"]):
+            raise VerificationError(OTHER_ADDRESS)
+        return self._flagged(str(answer.get("unsubscribe", "")).strip().upper(), answer.get("timeout"))
+
+    def _read_xmlrpc(self, response):
+        """XML-RPC answers the string TRUE or FALSE, or an error text; no date for a temporary opt-out."""
+        try:
+            value = parse_xmlrpc(response)
+        except APIConnectionError:
+            raise self.unreadable(response, "XML-RPC", "MAILKIT_API_URL") from None
+        if not isinstance(value, (bool, str)):
+            raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
+        if str(value).strip().upper() in ("TRUE", "FALSE"):
+            return self._flagged(str(value).strip().upper())
+        if an_address(value):
+            raise VerificationError(OTHER_ADDRESS)
+        raise error_for(value)
+
+    def _flagged(self, flag, timeout=None):
+        """What getstatus' `unsubscribe` says, with the last day of a temporary opt-out (JSON only)."""
+        if flag == "TRUE":
+            until, words = timeout_date(timeout)
+            return Confirmation(self.name, CONFIRMED, "unsubscribe=TRUE" + words, until=until)
+        if flag == "FALSE":
+            return Confirmation(self.name, STILL_SUBSCRIBED, "unsubscribe=FALSE")
+        raise UpstreamError(f"Mailkit answered an undocumented unsubscribe value {short(flag, 20)!r}")
 
 
 class MailkitUnsubscribeSchema(Schema):
@@ -224,6 +221,7 @@ class MailkitVendor(Vendor):
 
     name = "mailkit"
     title = "Mailkit"
+    supports_read_back = True  # mailkit.email.unsubscribe.getstatus
     config_class = MailkitConfig
     # A public form key carries none of these: ID_email names a contact by number (ten numbers, ten contacts),
     # send_optout hides the confirmation mail from the address's owner.

@@ -50,6 +50,11 @@ def destinations():
     return ("all", *names())
 
 
+def read_back_names():
+    """The vendors whose opt-outs can be read back (confirmed), in registration order."""
+    return tuple(v.name for v in VENDORS if v.supports_read_back)
+
+
 def vendor(name):
     """The description of one vendor by name; KeyError for a name not registered."""
     for v in VENDORS:

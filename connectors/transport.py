@@ -87,12 +87,13 @@ class Transport:
         self.url, self.total = url, total
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
 
-    def post(self, body, content_type):
-        """POST bytes; the Reply, or TransportError when nothing usable came back in time."""
+    def post(self, body, content_type, url=None):
+        """POST bytes to `url` (another call on the same upstream host), by default the one given at the
+        start; the Reply, or TransportError when nothing usable came back in time."""
         headers = {"User-Agent": USER_AGENT, "Content-Type": content_type, "Content-Length": str(len(body))}
         with deadline(self.total) as call:
             try:
-                response = self.pool.urlopen("POST", self.url, body=body, headers=headers,
+                response = self.pool.urlopen("POST", url or self.url, body=body, headers=headers,
                                              timeout=self.timeout, retries=False, redirect=False)
             except (HTTPError, OSError) as exc:
                 raise TransportError(type(exc).__name__, call.expired or _timed_out(exc)) from None

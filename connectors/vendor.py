@@ -45,6 +45,9 @@ class Vendor:
     aliases: dict = {}  # address field ("email", "phone") -> this vendor's wire names senders also use
     config_class = None
     default_rate = 10.0  # deliveries per second across all processes; see the vendor's own reason
+    # True when its connector can read a contact's state back (Connector.read_back): only then are its
+    # deliveries scheduled for confirmation.
+    supports_read_back = False
 
     @property
     def rate_variable(self):

@@ -11,6 +11,7 @@ address is simply unsubscribed, unless it carries a marker (`anna+notfound@examp
                 document; Mailkit JSON, which is unsigned: a status Mailkit never documents)
     +ratelimit  JustClick code 8; Mailkit HTTP 429
     +slow       the answer comes after SLOW_SECONDS (combine: `anna+slow+notfound@example.com`)
+    +stillsubscribed  the unsubscribe is answered as done, but the read-back still lists the contact
 """
 
 import logging
@@ -46,7 +47,8 @@ os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _start():
-    justclick = JustClickSimulator(JUSTCLICK_LOGIN, JUSTCLICK_SECRET, everyone_subscribed=True, record=False)
+    justclick = JustClickSimulator(JUSTCLICK_LOGIN, JUSTCLICK_SECRET, everyone_subscribed=True, record=False,
+                                   group=JUSTCLICK_GROUP)
     mailkit = MailkitSimulator(MAILKIT_CLIENT_ID, MAILKIT_CLIENT_MD5, everyone_subscribed=True, record=False)
     for simulator in (justclick, mailkit):
         simulator.slow_seconds = SLOW_SECONDS

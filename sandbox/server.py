@@ -1,17 +1,24 @@
 """A threaded HTTP server on 127.0.0.1 that plays one vendor's API, and the address markers that steer it.
 
 It keeps no more than its vendor needs: with `record` off (the sandbox) no request is remembered, so a
-long-running sandbox holds no addresses in memory.
+long-running sandbox holds no addresses in memory; what a read-back needs of its own unsubscribes is kept
+under keyed digests, the most recent only (`Recent`).
 """
 
+import hashlib
+import hmac
+import os
 import threading
 import time
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Markers a tester puts in an address (`anna+notfound@example.com`) to choose the vendor's answer.
 # The first one found in this order wins; `+slow` delays whatever the answer is.
 OUTCOME_MARKERS = ("notfound", "down", "badhash", "ratelimit")
 SLOW_MARKER = "+slow"
+# The vendor answers "unsubscribed" but keeps the contact subscribed: its read-back still says so.
+STILL_SUBSCRIBED_MARKER = "+stillsubscribed"
 
 NOT_FOUND = (404, "text/html", b"<html>404</html>")
 SERVICE_UNAVAILABLE = (503, "text/html", b"<html><body>503 Service Unavailable</body></html>")
@@ -32,6 +39,41 @@ def steered(address):
     """The outcome an address asks for with a `+marker`, or None."""
     text = str(address or "").lower()
     return next((name for name in OUTCOME_MARKERS if f"+{name}" in text), None)
+
+
+def stays_subscribed(address):
+    """True for an address with the `+stillsubscribed` marker."""
+    return STILL_SUBSCRIBED_MARKER in str(address or "").lower()
+
+
+class Recent:
+    """What a sandbox simulator remembers of the addresses it unsubscribed, to answer their read-back: the
+    last `size` of them, each under an HMAC digest with a key this process made up (so not the address)."""
+
+    def __init__(self, size=10_000):
+        self.size = size
+        self.items = OrderedDict()
+        self.lock = threading.Lock()
+        self._key = os.urandom(32)
+
+    def _digest(self, address):
+        return hmac.new(self._key, str(address).strip().lower().encode("utf-8"), hashlib.sha256).digest()
+
+    def get(self, address, default=None):
+        with self.lock:
+            return self.items.get(self._digest(address), default)
+
+    def put(self, address, value):
+        digest = self._digest(address)
+        with self.lock:
+            self.items[digest] = value
+            self.items.move_to_end(digest)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self):
+        with self.lock:
+            self.items.clear()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,14 +112,16 @@ class _Listener(ThreadingHTTPServer):
 class SimulatorServer:
     """A vendor on 127.0.0.1:<ephemeral port>; subclasses answer in handle(path, headers, body).
 
-    `script` forces an answer for one address (tests), `delay` slows every answer, `slow_seconds` is what
-    the `+slow` marker waits, `on_request` sees each body before it is answered.
+    `script` forces an answer for one address (tests), `read_script` likewise for the vendor's read-back
+    call, `delay` slows every answer, `slow_seconds` is what the `+slow` marker waits, `on_request` sees each
+    body before it is answered.
     """
 
     def __init__(self, record=True):
         self.record = record
         self.requests = []
         self.script = {}
+        self.read_script = {}
         self.hang_seconds = 3.0
         self.slow_seconds = 2.0
         self.delay = 0.0
@@ -107,6 +151,7 @@ class SimulatorServer:
     def reset(self):
         self.requests.clear()
         self.script.clear()
+        self.read_script.clear()
         self.delay = 0.0
         self.on_request = None
 
@@ -131,8 +176,8 @@ class SimulatorServer:
     def handle(self, path, headers, body):  # pragma: no cover - every simulator overrides it
         raise NotImplementedError
 
-    def scripted(self, key):
-        return self.script.get(key)
+    def scripted(self, key, reading=False):
+        return (self.read_script if reading else self.script).get(key)
 
     @staticmethod
     def canned(behaviour):

@@ -3,6 +3,7 @@
     Unsubscribe  what a caller asked, vendor-neutral (intake builds it: schemas/request.py)
     Delivery     one Unsubscribe at one destination: the vendor builds it, the ledger stores and returns it
     Outcome      what a vendor's send came to
+    Confirmation what the vendor said when asked, later, whether the contact is unsubscribed now
     (the edge's Answer is built from [(Delivery, Outcome)]: delivery/answer.py)
 
 Pure data: no I/O here, so every room may use them.
@@ -10,7 +11,7 @@ Pure data: no I/O here, so every room may use them.
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from status import PENDING, is_success
 
@@ -101,3 +102,19 @@ class Outcome:
     def ok(self):
         """True when the person is (or already was) off the list."""
         return is_success(self.status)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a read-back found at one destination: `state` is status.py's CONFIRMED, STILL_SUBSCRIBED or
+    CONFIRM_UNKNOWN; `detail` a short, address-free text of what the vendor said; `until` the last day of a
+    temporary opt-out; for an unknown state whether asking again may help and the error's kind; whether the
+    answer was verified (signed, or naming the address asked) before it was believed."""
+
+    destination: str
+    state: str
+    detail: str = ""
+    until: date | None = None
+    transient: bool = False
+    error_kind: str | None = None
+    verified: bool = True

@@ -76,6 +76,7 @@ class AcmeVendor(Vendor):
     options = (Option("group", Text(load_default=None, validate=validate.Length(min=1, max=255)),
                       aliases=("segment",), public=True),)
     variables = (Var("ACME_URL", "url", required=True), Var("ACME_KEY", "key", required=True, secret=True))
+    supports_read_back = False  # Acme has no call that reads a contact's state: its opt-outs stay unconfirmed
 
     def checked(self, values, problems):
         return {**values, "url": check_url("ACME_URL", values["url"], problems)}
