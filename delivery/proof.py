@@ -162,8 +162,8 @@ def proof_lines(doc):
     lines = [f"Opt-outs of {doc['address']} (as of {_when(doc['generated_at'])}): {len(doc['opt_outs'])}"]
     for n, opt_out in enumerate(doc["opt_outs"], 1):
         received = _when(opt_out["received_at"]) + ("" if opt_out["received_recorded"] else " (accepted)")
-        lines += ["", f"{n}. received {received} via {opt_out['channel']} "
-                      f"(authenticated by {opt_out['auth_method']}), request {opt_out['request_id']}"]
+        lines += ["", f"{n}. received {received}; channel {opt_out['channel']}; authenticated by "
+                      f"{opt_out['auth_method']}; request {opt_out['request_id']}"]
         for dest in opt_out["destinations"]:
             lines.append(f"   {dest['vendor']}: {dest['summary']}  [delivery {dest['delivery_id']}]")
             lines += [f"     attempt {a['number']} {_when(a['at'])} by {a['sender']}: {a['outcome']}, "

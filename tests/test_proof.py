@@ -121,7 +121,7 @@ def test_the_text_names_every_attempt_and_read_back():
     given = row(attempts=[attempt(1, "failed", None, "timed out", "connection"), attempt(2)],
                 **read_back(confirmation="confirmed", confirmed_at=T0, confirmation_detail="rass_status=X"))
     text = "\n".join(proof_lines(proof_document(ANNA, [given], NOW)))
-    assert "1. received 2026-03-01 09:00:00 UTC via webhook (authenticated by token)" in text
+    assert "1. received 2026-03-01 09:00:00 UTC; channel webhook; authenticated by token; request r1" in text
     assert "attempt 1 2026-03-01 09:00:00 UTC by web: failed, code - 'timed out' (unverified)" in text
     assert "attempt 2 2026-03-01 09:00:00 UTC by web: unsubscribed, code 0 'ok'\n" in text
     assert "read-back: confirmed at 2026-03-01 09:00:00 UTC (rass_status=X)" in text
@@ -161,3 +161,113 @@ def test_the_ledger_gives_every_delivery_of_the_address_and_never_a_sandbox_one(
     in_sandbox = rows_for(relay_of(sandbox).reports, ANNA)
     assert {r["mode"] for r in in_sandbox} == {"sandbox"}
     assert proof_document(ANNA, in_sandbox, NOW)["opt_outs"] == []  # not even a sandbox process shows them
+
+
+# --- flask deliveries proof ------------------------------------------------------------------------------
+
+
+def test_the_command_prints_the_proof_as_text_and_as_json(app, justclick, mailkit):
+    justclick.subscribe(ANNA, "Main")
+    unsubscribe(app, ANNA)
+    runner = app.test_cli_runner()
+    text = runner.invoke(args=["deliveries", "proof", ANNA])
+    assert text.exit_code == 0, text.output
+    assert text.output.startswith(f"Opt-outs of {ANNA} (as of ")
+    assert " (accepted); channel not recorded; authenticated by not recorded; request " in text.output
+    assert "JustClick: unsubscribed at JustClick on " in text.output
+    assert "Mailkit: not on any list at Mailkit on " in text.output
+    assert "by web: unsubscribed, code 0 'Успешно'" in text.output  # the simulator's text, as it came
+    as_json = runner.invoke(args=["deliveries", "proof", "  Anna@Example.COM ", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    doc = json.loads(as_json.output)
+    assert doc["address"] == "Anna@Example.COM" and len(doc["opt_outs"]) == 1
+    justclick_row = doc["opt_outs"][0]["destinations"][0]
+    assert justclick_row["attempts"][0]["at"].endswith("Z") and justclick_row["attempts"][0]["verified"] is True
+
+
+def test_the_command_says_so_and_exits_1_when_there_is_no_opt_out(app, caplog):
+    result = app.test_cli_runner().invoke(args=["deliveries", "proof", "nobody@example.com"])
+    assert result.exit_code == 1 and "no opt-out of that address is in the ledger" in result.output
+    assert "Traceback" not in result.output and "nobody@" not in caplog.text
+
+
+# --- The console's Proof page and JSON download ---------------------------------------------------------
+
+
+@pytest.fixture
+def console(make_app):
+    app = make_app(**CONSOLE)
+    client = app.test_client()
+    assert log_in(client).status_code == 303
+    return app, client
+
+
+def opted_out(app, justclick):
+    justclick.subscribe(ANNA, "Main")
+    return unsubscribe(app, ANNA)["results"][0]["delivery_id"]
+
+
+@pytest.mark.parametrize("path", ["/console/proof?address=anna%40example.com",
+                                  "/console/proof.json?address=anna%40example.com"], ids=["page", "json"])
+def test_the_proof_wants_a_login(make_app, path):
+    answer = make_app(**CONSOLE).test_client().get(path)
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/console/login?next=")
+
+
+@pytest.mark.parametrize("query", ["address=anna%40example.com", "address=ANNA%40example.com", "delivery={id}"],
+                         ids=["address", "address in other case", "from a delivery"])
+def test_the_page_shows_every_destination_printable(console, justclick, query, caplog):
+    app, client = console
+    delivery_id = opted_out(app, justclick)
+    caplog.set_level(logging.INFO)
+    page = client.get("/console/proof?" + query.format(id=delivery_id))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "<strong>anna@example.com</strong>" in html.lower() and "Opt-out 1 of 1" in html
+    assert "JustClick: <span class=\"summary done\">unsubscribed at JustClick on " in html
+    assert "Channel</dt><dd>not recorded" in html  # until the ledger's migration 0008 lands
+    assert 'href="/console/proof.json?' in html and "console.css" in html
+    assert ANNA not in caplog.text.lower() and mask(ANNA) in caplog.text.lower()
+    entry = relay_of(app).reports.log_page()[0][0]
+    assert (entry["action"], entry["subject"].lower()) == ("proof_viewed", mask(ANNA))
+    assert entry["result"] == "1 opt-outs, 2 deliveries, as html"
+
+
+def test_the_json_download_is_an_attachment_of_the_document(console, justclick):
+    app, client = console
+    delivery_id = opted_out(app, justclick)
+    answer = client.get(f"/console/proof.json?delivery={delivery_id}")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    disposition = answer.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="opt-out-proof-') and "anna" not in disposition
+    doc = answer.get_json()
+    assert doc["address"] == ANNA and doc["opt_outs"][0]["destinations"][0]["delivery_id"] == delivery_id
+    assert relay_of(app).reports.log_page()[0][0]["result"] == "1 opt-outs, 2 deliveries, as json"
+
+
+def test_search_and_delivery_pages_link_the_proof_without_the_address_in_the_url(console, justclick):
+    app, client = console
+    delivery_id = opted_out(app, justclick)
+    assert f'href="/console/proof?delivery={delivery_id}"' in \
+        client.get(f"/console/deliveries/{delivery_id}").get_data(as_text=True)
+    from tests.test_console import csrf_of
+    found = client.post("/console/search", data={"address": ANNA, "match": "exact",
+                                                 "csrf_token": csrf_of(client.get("/console/search"))})
+    results = client.get(found.headers["Location"]).get_data(as_text=True)
+    assert 'href="/console/proof?address=1"' in results
+    page = client.get("/console/proof?address=1")
+    assert page.status_code == 200 and "<strong>anna@example.com</strong>" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query, status", [
+    ("", 400), ("address=", 400), ("address=%20%20", 400), ("address=a%00b%40example.com", 400),
+    ("address=" + "a" * 321, 400), ("address=1", 400),  # no search kept with this session yet
+    ("address=nobody%40example.com", 404), ("delivery=zz", 404), ("delivery=abcdef12", 404)],
+    ids=["nothing", "empty", "blank", "control character", "too long", "no search yet", "no opt-out",
+         "not an id", "unknown delivery"])
+def test_a_bad_or_unknown_address_is_a_page_not_a_traceback(console, query, status, caplog):
+    app, client = console
+    for path in ("/console/proof?", "/console/proof.json?"):
+        answer = client.get(path + query)
+        assert answer.status_code == status and "Traceback" not in answer.get_data(as_text=True)
+    assert "nobody@" not in caplog.text
