@@ -106,14 +106,17 @@ def _received(row):
     return row.get("received_at") or row["created_at"]
 
 
+def _item_order(row):
+    return row.get("item_index") or 0, row["destination"]
+
+
 def _opt_out(rows):
     first = min(rows, key=_received)
     return {"request_id": first["request_id"], "received_at": _received(first),
             "received_recorded": first.get("received_at") is not None,
             "channel": first.get("channel") or NOT_RECORDED,
             "auth_method": first.get("auth_method") or NOT_RECORDED,
-            "destinations": [_destination(row) for row in sorted(rows, key=lambda r: (r.get("item_index") or 0,
-                                                                                     r["destination"]))]}
+            "destinations": [_destination(row) for row in sorted(rows, key=_item_order)]}
 
 
 def proof_document(address, rows, now):

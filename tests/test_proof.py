@@ -17,6 +17,7 @@ from tests.test_console import CONSOLE, log_in
 ANNA = "anna@example.com"
 T0 = datetime(2026, 3, 1, 9, 0, 0)
 NOW = datetime(2026, 3, 2, 12, 0, 0)
+DONE_AT = T0 + timedelta(seconds=1)
 
 
 def attempt(number=1, outcome="unsubscribed", code="0", text="ok", error_kind=None, at=T0):
@@ -31,7 +32,7 @@ def row(request_id="r1", destination="justclick", status="done", outcome="unsubs
     base = {"id": f"{request_id}{destination}", "request_id": request_id, "item_index": 0,
             "destination": destination, "target": ANNA, "group_name": "Main", "campaign": None,
             "status": status, "outcome": outcome, "attempts": len(history), "last_code": "0",
-            "created_at": created, "completed_at": created + timedelta(seconds=1) if status == "done" else None,
+            "created_at": created, "completed_at": DONE_AT if status == "done" else None,
             "mode": "live", "attempt_history": history}
     return {**base, **fields}
 
@@ -59,22 +60,25 @@ SUMMARIES = [
     (row(**read_back(confirmation="still_subscribed", confirm_due_at=T0 + timedelta(minutes=5))),
      "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; but its read-back still lists the address as "
      "subscribed"),
-    (row(**read_back()), "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; no read-back (the vendor offers "
-                         "none, or it was off)"),
+    (row(**read_back()),
+     "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; no read-back (the vendor offers none, or it was "
+     "off)"),
     (row(), "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; read-back not recorded"),
     (row(outcome="not_subscribed"), "not on any list at JustClick on 2026-03-01 09:00:01 UTC; read-back not "
                                     "recorded"),
-    (row(status="pending", outcome=None, attempts=[attempt(outcome="failed", code=None, error_kind="connection")]),
+    (row(status="pending", outcome=None, attempts=[attempt(outcome="failed", error_kind="connection")]),
      "not delivered to JustClick yet; still failing after 1 attempts"),
     (row(status="pending", outcome=None, attempts=[]), "queued for JustClick; not sent yet"),
     (row(status="failed", outcome="still_subscribed", last_code="0"),
      "still failing at JustClick: still subscribed (code 0)"),
-    (row(status="failed", outcome="rejected", last_code="103"), "still failing at JustClick: rejected (code 103)"),
+    (row(status="failed", outcome="rejected", last_code="103"),
+     "still failing at JustClick: rejected (code 103)"),
 ]
 
 
 @pytest.mark.parametrize("given, line", SUMMARIES, ids=[
-    "confirmed", "confirmed temporary", "read-back due", "read-back unanswered", "still subscribed, resending",
+    "confirmed", "confirmed temporary", "read-back due", "read-back unanswered",
+    "still subscribed, resending",
     "read-back off", "row before 0008", "not subscribed", "retrying", "queued", "still subscribed, failed",
     "rejected"])
 def test_each_destination_says_where_it_stands(given, line):
@@ -86,7 +90,8 @@ def test_each_destination_says_where_it_stands(given, line):
     (row(**read_back(channel="link", auth_method="link", received_at=T0 - timedelta(seconds=3))),
      "link", "link", T0 - timedelta(seconds=3), True),
     (row(), NOT_RECORDED, NOT_RECORDED, T0, False),
-    (row(**read_back(channel=None, auth_method=None, received_at=None)), NOT_RECORDED, NOT_RECORDED, T0, False),
+    (row(**read_back(channel=None, auth_method=None, received_at=None)),
+     NOT_RECORDED, NOT_RECORDED, T0, False),
 ], ids=["recorded", "row before 0008", "empty columns"])
 def test_an_opt_out_says_where_and_when_it_came_from(given, channel, auth, received, recorded):
     opt_out = proof_document(ANNA, [given], NOW)["opt_outs"][0]
@@ -181,8 +186,8 @@ def test_the_command_prints_the_proof_as_text_and_as_json(app, justclick, mailki
     assert as_json.exit_code == 0, as_json.output
     doc = json.loads(as_json.output)
     assert doc["address"] == "Anna@Example.COM" and len(doc["opt_outs"]) == 1
-    justclick_row = doc["opt_outs"][0]["destinations"][0]
-    assert justclick_row["attempts"][0]["at"].endswith("Z") and justclick_row["attempts"][0]["verified"] is True
+    first_attempt = doc["opt_outs"][0]["destinations"][0]["attempts"][0]
+    assert first_attempt["at"].endswith("Z") and first_attempt["verified"] is True
 
 
 def test_the_command_says_so_and_exits_1_when_there_is_no_opt_out(app, caplog):
@@ -214,7 +219,8 @@ def test_the_proof_wants_a_login(make_app, path):
     assert answer.status_code == 303 and answer.headers["Location"].startswith("/console/login?next=")
 
 
-@pytest.mark.parametrize("query", ["address=anna%40example.com", "address=ANNA%40example.com", "delivery={id}"],
+@pytest.mark.parametrize("query", ["address=anna%40example.com", "address=ANNA%40example.com",
+                                   "delivery={id}"],
                          ids=["address", "address in other case", "from a delivery"])
 def test_the_page_shows_every_destination_printable(console, justclick, query, caplog):
     app, client = console
@@ -271,3 +277,23 @@ def test_a_bad_or_unknown_address_is_a_page_not_a_traceback(console, query, stat
         answer = client.get(path + query)
         assert answer.status_code == status and "Traceback" not in answer.get_data(as_text=True)
     assert "nobody@" not in caplog.text
+
+
+def test_the_page_shows_the_read_back_fields_once_the_ledger_holds_them(make_app):
+    """The ledger's read-back columns (migration 0008) as the page renders them, from hand-made rows."""
+    from flask import render_template
+    rows = [row("r1", **read_back(channel="link", auth_method="link", confirmation="confirmed",
+                                  confirmed_at=T0, confirmation_detail="rass_status=STATUS_UNSUBSCRIBE")),
+            row("r1", "mailkit", **read_back(confirmation="confirmed", confirmed_at=T0,
+                                             confirmed_until=date(2027, 1, 31),
+                                             confirmation_detail="unsubscribe=TRUE, timeout 2027-01-31")),
+            row("r2", created=T0 + timedelta(days=1),
+                **read_back(confirm_due_at=T0 + timedelta(days=1, minutes=1)))]
+    app = make_app(**CONSOLE)
+    with app.test_request_context("/console/proof"):
+        html = render_template("console/proof.html", doc=proof_document(ANNA, rows, NOW), download_args={})
+    assert "Channel</dt><dd>link" in html and "Authenticated by</dt><dd>link" in html
+    assert ("<strong>confirmed</strong> at 2026-03-01 09:00:00 UTC: "
+            "<code>rass_status=STATUS_UNSUBSCRIBE</code>") in html
+    assert "<code>unsubscribe=TRUE, timeout 2027-01-31</code>; temporary, until 2027-01-31" in html
+    assert "pending: due 2026-03-02 09:01:00 UTC" in html and "read-back pending" in html
