@@ -1,4 +1,5 @@
-"""Operator commands: `flask db upgrade`, `flask worker`, `flask deliveries list|show|replay|purge|import|export`."""
+"""Operator commands: `flask db upgrade`, `flask worker`,
+`flask deliveries list|show|replay|purge|import|export|proof`."""
 
 import json
 import signal
@@ -13,6 +14,7 @@ from commands import pass_relay
 from commands.unsubscribe import Destination
 from delivery.export import FORMATS, export_lines
 from delivery.imports import Importer, Unreadable, check_utf8, open_text
+from delivery.proof import jsonable, proof_for, proof_lines
 from schemas.fields import parse_duration
 from schemas.inbound import canonical
 from status import STATES
@@ -174,3 +176,21 @@ def export_command(relay, since, until, target, fmt):
     """Print the audit export to stdout, one row per delivery: received, every attempt, confirmed."""
     for line in export_lines(relay.operations, fmt, since, until, target):
         sys.stdout.write(line)
+
+
+@deliveries_cli.command("proof")
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="The proof document as JSON instead of text.")
+@pass_relay
+def proof_command(relay, address, as_json):
+    """One person's proof: every opt-out of ADDRESS in time order, each destination's attempts with the
+    vendor's verified answer, and the read-back confirmation. Sandbox deliveries are never in it.
+    Exits 1 when the ledger holds no opt-out of the address."""
+    doc = proof_for(relay.reports, address.strip())
+    if not doc["opt_outs"]:
+        raise click.ClickException("no opt-out of that address is in the ledger (an exact address, any case)")
+    if as_json:
+        _json(jsonable(doc), indent=2)
+        return
+    for line in proof_lines(doc):
+        click.echo(line)

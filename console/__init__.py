@@ -13,6 +13,7 @@ def init_app(app, relay):
     from console.actions import Actions
     from console.auth import Login
     from console.pages import Pages
+    from console.proof import ProofPages
     from console.web import Access, ConsoleSessionInterface, make_blueprint
 
     lifetime = timedelta(hours=SESSION_HOURS)
@@ -29,4 +30,5 @@ def init_app(app, relay):
     Login(access, relay.login_failures, relay.reports, settings.console_password, lifetime).register(bp)
     Pages(access, relay.reports, settings.secrets).register(bp)
     Actions(relay.reports, relay.operations).register(bp)
+    ProofPages(access, relay.reports).register(bp)
     app.register_blueprint(bp)
