@@ -6,10 +6,9 @@ from datetime import date, datetime
 
 from connectors.errors import UpstreamError
 from connectors.registry import vendor
-from status import FAILED, NOT_SUBSCRIBED, PENDING, SUCCESSES
+from status import CONFIRM_UNKNOWN, CONFIRMED, FAILED, NOT_SUBSCRIBED, PENDING, STILL_SUBSCRIBED, SUCCESSES
 
 SANDBOX = "sandbox"
-CONFIRMED, STILL_SUBSCRIBED, CONFIRM_UNKNOWN = "confirmed", "still_subscribed", "unknown"  # status.py's, i20
 NOT_RECORDED = "not recorded"  # a field this row predates (stored before migration 0008)
 SEARCH_PAGE = 200
 

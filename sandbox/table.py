@@ -10,6 +10,8 @@ MARKERS = (
     ("anna+down@example.com", 202, "queued", "HTTP 503: the worker retries this address, 30 s, 1 min, ..."),
     ("anna+ratelimit@example.com", 202, "queued", "JustClick code 8, Mailkit HTTP 429: retried likewise"),
     ("anna+badhash@example.com", 502, "failed", "the answer fails verification: never retried"),
+    ("anna+stillsubscribed@example.com", 200, "unsubscribed",
+     "the vendors say done; their read-back still lists her: resent, then failed"),
     ("anna+slow@example.com", 200, "unsubscribed", "after 2 s (combine: anna+slow+notfound@...)"),
 )
 
