@@ -27,7 +27,7 @@ class Worker:
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
         limit = self.concurrency * 4
-        rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
+        rows = self.ledger.claim(self.id, limit, list(self.service.connectors))
         if not rows:
             return 0
         futures = self._submit(rows)
@@ -89,7 +89,7 @@ class Worker:
 
     def _claim(self, limit):
         try:
-            rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
+            rows = self.ledger.claim(self.id, limit, list(self.service.connectors))
         except StoreUnavailable as exc:  # the store blinked: keep the process, try again shortly
             log.error("claim failed (%s); retrying", exc.reason)
             return []
