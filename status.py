@@ -17,6 +17,11 @@ SUCCESSES = (UNSUBSCRIBED, ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED)
 # Most serious first: an answer's status is the first of these that any of its results has.
 SEVERITY = (FAILED, REJECTED, QUEUED, UNSUBSCRIBED, ALREADY_UNSUBSCRIBED, NOT_SUBSCRIBED)
 
+# What a vendor's read-back says of an accepted opt-out (a delivery's `confirmation`).
+CONFIRMED = "confirmed"  # the vendor says the contact is unsubscribed now
+STILL_SUBSCRIBED = "still_subscribed"  # the vendor still lists the contact as subscribed
+CONFIRM_UNKNOWN = "unknown"  # no usable answer: transient, retried later
+
 # States of a delivery row.
 PENDING = "pending"  # owed: the web process or a worker will (re)send it
 DONE = "done"  # the vendor confirmed one of SUCCESSES

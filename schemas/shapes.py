@@ -10,7 +10,7 @@ Pure data: no I/O here, so every room may use them.
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from status import PENDING, is_success
 
@@ -77,6 +77,21 @@ class Delivery:
     def answerable_by(self):
         """The asks() of every delivery that answers this one (dedup)."""
         return set(self.answered_by) or {asks(self.payload, self.target)}
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a vendor's read-back of one delivery came to: `state` is status.py's CONFIRMED, STILL_SUBSCRIBED or
+    CONFIRM_UNKNOWN; `detail` a short, address-free text of what the vendor said; `until` the end of a
+    temporary opt-out."""
+
+    destination: str
+    state: str
+    detail: str = ""
+    until: date | None = None
+    transient: bool = False
+    error_kind: str | None = None
+    verified: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from status import NOT_SUBSCRIBED, PENDING
 from store import gates as gate_rows
 from store import statements as sql
 from store.engine import lock_key
+from store.confirmations import Confirmations
 from store.leases import Leases
 from store.rows import LIVE, SANDBOX, KeyState, asks, new_id  # noqa: F401 - re-exported
 
@@ -27,16 +28,22 @@ def answers_spelling(row, target):
     return row["target"] == target or row["outcome"] != NOT_SUBSCRIBED
 
 
-class Ledger(Leases):
+class Ledger(Leases, Confirmations):
     """Write commands on the delivery ledger; `now()` is the store's (injectable) clock.
 
     `rate_wait`: how long a delivery sent at once may wait for its turn at the destination's rate before it
     is left to the worker instead. `mode` (live or sandbox) is written on every row; this ledger sees,
-    dedups, claims and requeues only rows of its own mode, and keeps its own idempotency keys."""
+    dedups, claims and requeues only rows of its own mode, and keeps its own idempotency keys.
 
-    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE):
+    Read-backs: an opt-out a vendor of `read_back` (the names of the destinations that can be read back)
+    accepted is due for one `confirm_after` seconds later (0: never); a contact still subscribed is sent
+    again up to `confirm_resends` times (store/confirmations.py)."""
+
+    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE,
+                 confirm_after=0.0, confirm_resends=2, read_back=frozenset()):
         self.writer, self.policy, self.gates, self.now = writer, policy, gate_policy, now
         self.dedup_window, self.rate_wait, self.mode = dedup_window, rate_wait, mode
+        self.confirm_after, self.confirm_resends, self.read_back = confirm_after, confirm_resends, read_back
         self.one_statement = writer.postgres  # record() in one statement (sql.RECORD); SQLite has no DML CTEs
 
     def _key(self, key):
@@ -175,19 +182,22 @@ class Ledger(Leases):
             lease_until = lease_owner = None
         elif d.wait:
             lease_until += turn - now
+        asked = d.request
         return {"id": d.id, "request_id": request_id, "item_index": d.index, "idempotency_key": key,
                 "destination": d.destination, "target": d.target, "group_name": d.group,
                 "campaign": d.campaign, "options": d.options, "payload": d.payload,
                 "status": PENDING, "attempts": 0, "created_at": now, "updated_at": now,
                 "next_attempt_at": turn, "retry_since": now, "lease_owner": lease_owner,
-                "lease_until": lease_until, "mode": self.mode}
+                "lease_until": lease_until, "mode": self.mode, "channel": asked and asked.channel,
+                "auth_method": asked and asked.auth, "received_at": asked and asked.received_at}
 
     def record(self, pairs, owner, sender, answer=None):
         """Store every attempt of `pairs` ([(Delivery, Outcome)] sent by `sender`), the results on rows this
         owner still holds, and optionally a request's answer (request id, body), in one transaction; returns
         the row changes that applied."""
         now = self.now()
-        changes = [{**self.policy.decide(o, d.attempts + 1, d.retry_since, now), "_id": d.id} for d, o in pairs]
+        changes = [{**self.policy.decide(o, d.attempts + 1, d.retry_since, now),
+                    "confirm_due_at": self._confirm_due(o, now), "_id": d.id} for d, o in pairs]
         attempts = [{"delivery_id": d.id, "number": d.attempts + 1, "started_at": o.started_at,
                      "duration_ms": o.duration_ms, "sender": sender, "outcome": o.status,
                      "code": o.code, "text": o.message, "error_kind": o.error_kind}

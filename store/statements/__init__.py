@@ -11,6 +11,7 @@ them all as `sql.NAME` through this package.
 """
 
 from store.statements.base import *  # noqa: F403 - the package is the statements' one namespace
+from store.statements.confirm import *  # noqa: F403
 from store.statements.reads import *  # noqa: F403
 from store.statements.upkeep import *  # noqa: F403
 from store.statements.write import *  # noqa: F403

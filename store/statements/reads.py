@@ -9,8 +9,11 @@ from store.statements.base import A, D, JOINED, L, LIKE_ESCAPE, OWN, R, ids, pre
 # --- Reading deliveries: the operator's CLI, the console, the export ------------------------------------------
 
 EVERY_COLUMN = tuple(DELIVERIES.c)
+# Where each opt-out came from and the vendor's read-back of it (migration 0008), as every read shows them.
+PROVENANCE = (D.channel, D.auth_method, D.received_at, D.confirm_due_at, D.confirmed_at, D.confirmation,
+              D.confirmation_detail, D.confirmed_until)
 LISTED = (D.id, D.created_at, D.destination, D.target, D.group_name, D.status, D.outcome, D.attempts,
-          D.last_code, D.completed_at)
+          D.last_code, D.completed_at, *PROVENANCE)
 ATTEMPT_FIELDS = (A.number, A.started_at, A.duration_ms, A.sender, A.outcome, A.code, A.text, A.error_kind)
 DELIVERY = select(*EVERY_COLUMN).where(D.id == bindparam("id"), OWN)
 DELIVERY_BY_PREFIX = (select(*EVERY_COLUMN).where(D.id.like(bindparam("prefix"), escape=LIKE_ESCAPE), OWN)
@@ -25,7 +28,8 @@ FAILED_IDS = {False: select(D.id).where(OWN, D.status == FAILED).order_by(D.id),
               True: select(D.id).where(OWN, D.status == FAILED, D.destination == bindparam("destination"))
               .order_by(D.id)}
 EXPORTED = (D.id, D.created_at, D.destination, D.target, D.group_name.label("group"), D.status, D.outcome,
-            D.attempts, D.last_code, D.completed_at)
+            D.attempts, D.last_code, D.completed_at, D.channel, D.auth_method, D.received_at, D.confirmed_at,
+            D.confirmation)
 EXPORTED_ATTEMPTS = (select(A.delivery_id, A.number, A.started_at, A.duration_ms, A.sender, A.outcome, A.code,
                             A.text).where(A.delivery_id.in_(ids())).order_by(A.delivery_id, A.number, A.id))
 

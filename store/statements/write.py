@@ -40,7 +40,7 @@ INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIV
 KEY_STATE = select(R.id, R.fingerprint, R.answer, R.lease_until).where(R.idempotency_key == bindparam("key"))
 SET_ANSWER = update(REQUESTS).where(R.id == bindparam("_id"))
 # Only the holder of a live lease may store a result: a row whose lease ran out was taken over. The values
-# are those of retry.RESULT_COLUMNS, given with each call.
+# are those of RECORDED (retry.RESULT_COLUMNS and when a read-back is due), given with each call.
 SET_RESULT = update(DELIVERIES).where(D.id == bindparam("_id"), D.lease_owner == bindparam("_owner"),
                                       D.status == PENDING)
 
@@ -64,9 +64,10 @@ PROBE_NOW = (update(GATES).where(G.destination.in_(ids("destinations")), G.state
 # from the columns: SQLAlchemy adds a column's namesake to an UPDATE's SET.
 _ATTEMPT = {f"a_{col.name}": col for col in (A.delivery_id, A.number, A.started_at, A.duration_ms, A.sender,
                                              A.outcome, A.code, A.text, A.error_kind)}
-_SENT = {**_ATTEMPT, **{f"r_{name}": D[name] for name in RESULT_COLUMNS}}
+RECORDED = (*RESULT_COLUMNS, "confirm_due_at")  # what a result sets on its row
+_SENT = {**_ATTEMPT, **{f"r_{name}": D[name] for name in RECORDED}}
 RECORD_ATTEMPT = {name: col.name for name, col in _ATTEMPT.items()}  # parameter: key of the attempt's row
-RECORD_RESULT = {f"r_{name}": name for name in RESULT_COLUMNS}  # parameter: key of the result's change
+RECORD_RESULT = {f"r_{name}": name for name in RECORDED}  # parameter: key of the result's change
 _SETTLED = update(GATES).where(G.destination == any_(bindparam("settle", type_=ARRAY(String))), _UNSETTLED)
 
 
