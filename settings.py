@@ -56,6 +56,8 @@ class Settings:
     breaker_failures: int = 5  # 0: the breaker never opens (the sandbox: a marker's failure is its address's)
     max_rates: dict = field(default_factory=dict)  # destination -> deliveries per second (0: no limit)
     rate_wait_seconds: float = 10.0  # how long a webhook over the rate waits for its turn before it is queued
+    confirm_after_seconds: float = 60.0  # read back an accepted opt-out this long after; 0: never
+    confirm_resends: int = 2  # sends again of a contact the vendor still lists as subscribed, then failed
     metrics_token: str = field(default="", repr=False, metadata=SECRET)  # empty: no /metrics (404)
     metrics_port: int = 0  # the worker's own metrics port; 0: none
     brand_name: str = ""  # who sends the mails, on every page a subscriber sees and in alerts
@@ -215,6 +217,8 @@ def _delivery(env, problems, instance_path):
         max_rates={v.name: _number(env, v.rate_variable, v.default_rate, float, problems, 0, 10000)
                    for v in registry.VENDORS},
         rate_wait_seconds=_rate_wait(env, problems),
+        confirm_after_seconds=_number(env, "CONFIRM_AFTER_SECONDS", 60.0, float, problems, 0, 86400),
+        confirm_resends=_number(env, "CONFIRM_RESENDS", 2, int, problems, 0, 10),
         sandbox=_sandbox(env),
         auto_migrate=env.get("AUTO_MIGRATE", "1").strip().lower() not in ("0", "false", "no", "off"),
     )

@@ -28,21 +28,21 @@ def ledger_calls(app, size):
 
     Re-point these calls after a refactor of the store; nothing else in the growth run names its API.
     """
-    from schemas.shapes import Outcome
+    from schemas.shapes import Delivery, Outcome
     from store import utcnow
-    from store.ledger import Planned, Sent
 
     store = app.extensions["unsub_relay"].service.store
     ledger, queries = store.ledger, store.queries
     run = uuid.uuid4().hex[:8]
 
     def plan(target):
-        return Planned(0, "justclick", target, "Main", None, {}, {"lead_email": target, "rass_name": "Main"})
+        return Delivery("justclick", target, {"lead_email": target, "rass_name": "Main"}, "Main")
 
     def accept_record(i):
         owner = f"{run}{i}"
         _, placed = ledger.accept([plan(f"new-{run}-{i}@example.com")], lease_owner=owner)
-        ledger.record([Sent(placed[0], Outcome("justclick", "unsubscribed", "0", "OK"), utcnow(), 1, "web")], owner)
+        done = Outcome("justclick", "unsubscribed", "0", "OK", started_at=utcnow(), duration_ms=1)
+        ledger.record([(placed[0], done)], owner, "web")
 
     def dedup(i):  # the look-up accept makes for every plan, on a recent address (a hit)
         with store.writer.reading() as conn:

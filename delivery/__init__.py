@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.registry import NAMES as DESTINATIONS  # noqa: F401 - the edge names vendors by these
-from connectors.registry import build_connectors
+from connectors.registry import build_connectors, read_back_names
 from connectors.turnstile import Turnstile
 from delivery.operations import Operations
 from delivery.reports import Reports
@@ -48,10 +48,11 @@ def ensure_schema(store):
 
 def build_relay(settings, link_signer, limits):
     """The store (lazily connected), the connectors, the service and what the edges ask of it."""
-    store = Store(settings)
+    connectors = build_connectors(settings.vendors, settings.upstream_timeout)
+    store = Store(settings, read_back=frozenset(connectors) & set(read_back_names()))
     if settings.auto_migrate:
         ensure_schema(store)
-    service = DeliveryService(settings, store, build_connectors(settings.vendors, settings.upstream_timeout))
+    service = DeliveryService(settings, store, connectors)
     bot_check = Turnstile(settings.turnstile_secret, settings.turnstile_verify_url) \
         if settings.turnstile_secret else None  # the edge asks it about public form submissions
     return Relay(settings=settings, service=service, operations=Operations(service), reports=Reports(service),

@@ -43,6 +43,9 @@ WHAT = {
     "verification": "{name}'s answers {again}fail verification (signed with another secret than ours, or "
                     "altered on the way)",
     "expired": "deliveries to {name} were {again}dead-lettered: their retry window ran out",
+    "still_subscribed": "{name} {again}accepted opt-outs but its read-back still lists the contacts as "
+                        "subscribed, after every resend (CONFIRM_RESENDS): the duty to stop mailing them is "
+                        "not met",
 }
 TODO = {
     "configuration": "run `flask check --online`, fix {name}'s settings, then "
@@ -50,6 +53,9 @@ TODO = {
     "verification": "check {name}'s secret (`flask check --online`), fix it, then "
                     "`flask deliveries replay --failed`.",
     "expired": "once {name} answers again (see /readyz), replay them: `flask deliveries replay --failed`.",
+    "still_subscribed": "unsubscribe these contacts in {name}'s own interface now (or stop the mailing), ask "
+                        "{name}'s support why its unsubscribe call does not take, and keep each person's "
+                        "proof (`flask deliveries proof ADDRESS`).",
 }
 
 
@@ -71,7 +77,8 @@ def failures(key, name, cause, group, repeated, secrets):
         f"Since: {when(group['first'])} (last {when(group['last'])}).",
         f"How many: {count} failed deliver{'y' if count == 1 else 'ies'} since the last message.",
         "What to do: " + TODO[cause].format(name=name)])
-    what = "dead-lettered" if cause == "expired" else f"{again}failing: {cause}"
+    what = {"expired": "dead-lettered", "still_subscribed": f"{again}not taking opt-outs"}.get(
+        cause, f"{again}failing: {cause}")
     return Message(key, f"{TITLE}{name} {what} ({count} deliver{'y' if count == 1 else 'ies'})", body,
                    "failure")
 

@@ -22,7 +22,7 @@ from limitstorage import is_redis, open_storage
 log = logging.getLogger("unsub_relay.alerts")
 # One kind of record per cause of failed deliveries (configuration failures keep their first name).
 FAILING = {"configuration": "destination_failing", "verification": "destination_unverified",
-           "expired": "dead_letters"}
+           "expired": "dead_letters", "still_subscribed": "opt_outs_not_taken"}
 BREAKER, RECOVERED = "breaker_open", "recovered"
 # A destination's messages that a delivery getting through again answers, in the order they happened.
 CHAIN = (*(FAILING[kind] for kind in CONFIGURATION), BREAKER, RECOVERED)

@@ -17,7 +17,8 @@ from status import DONE
 FORMATS = ("csv", "jsonl")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = ("delivery_id", "received_at", "destination", "target", "group", "status", "outcome",
-               "confirmed_at", "confirmed_code", "attempt_count", "attempts")
+               "confirmed_at", "confirmed_code", "attempt_count", "attempts", "channel", "auth_method",
+               "request_received_at", "readback", "readback_at")
 
 
 def _iso(value):
@@ -33,6 +34,12 @@ def _record(delivery, attempts):
             "confirmed_at": _iso(delivery["completed_at"]) if done else None,
             "confirmed_code": delivery["last_code"] if done else None,
             "attempt_count": delivery["attempts"],
+            # Where the opt-out came from and what the vendor's read-back said (issue 20); the older names
+            # above keep their meaning (received_at: accepted by the ledger; confirmed_at: the vendor's
+            # answer to the unsubscribe call).
+            "channel": delivery.get("channel"), "auth_method": delivery.get("auth_method"),
+            "request_received_at": _iso(delivery.get("received_at")),
+            "readback": delivery.get("confirmation"), "readback_at": _iso(delivery.get("confirmed_at")),
             "attempts": [{"number": a["number"], "at": _iso(a["started_at"]), "duration_ms": a["duration_ms"],
                           "sender": a["sender"], "outcome": a["outcome"], "code": a["code"],
                           "text": a["text"]}

@@ -115,8 +115,8 @@ class Operations:
         ids, sent = list(ids or []), 0
         for start in range(0, len(ids), REPLAY_CHUNK):
             owner = new_id()
-            rows = self.service.claimed(self.store.ledger.lease_again(ids[start:start + REPLAY_CHUNK], owner,
-                                                                      list(self.service.connectors), seen))
+            rows = self.store.ledger.lease_again(ids[start:start + REPLAY_CHUNK], owner,
+                                                 list(self.service.connectors), seen)
             self.service.record(list(self.service.pool.map(self._send_again, rows)), owner, "replay")
             sent += len(rows)
         return sent

@@ -10,7 +10,6 @@ from status import CONFIRM_UNKNOWN, CONFIRMED, FAILED, NOT_SUBSCRIBED, PENDING, 
 
 SANDBOX = "sandbox"
 NOT_RECORDED = "not recorded"  # a field this row predates (stored before migration 0008)
-SEARCH_PAGE = 200
 
 
 def _error_kinds(cls=UpstreamError):
@@ -25,15 +24,8 @@ UNVERIFIED_KINDS = frozenset(cls.kind for cls in _error_kinds() if not cls.verif
 
 
 def rows_for(reports, address):
-    """Every delivery of `address` of this process's mode, each with `attempt_history`. The one line to
-    switch to the ledger's own read once it lands: `return reports.proof(address)`."""
-    rows, cursor = [], None
-    while True:
-        page, more = reports.search({"address": address}, cursor, limit=SEARCH_PAGE)
-        rows += [reports.delivery(row["id"]) for row in page]
-        if not more:
-            return [row for row in rows if row is not None]  # purged meanwhile
-        cursor = (page[-1]["created_at"], page[-1]["id"])
+    """Every live delivery of `address` (any case), oldest first, each with `attempt_history`."""
+    return reports.proof(address)
 
 
 def title_of(destination):

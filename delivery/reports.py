@@ -74,6 +74,10 @@ class Reports:
     def request(self, request_id):
         return self.queries.request(request_id)
 
+    def proof(self, address):
+        """Every live delivery of `address` (any case), oldest first, with attempts and read-back."""
+        return self.queries.proof(address)
+
     def failed_count(self, destination):
         return len(self.queries.failed_ids(destination))
 

@@ -17,7 +17,6 @@ from delivery.planning import fingerprint, make_plan
 from errors import InProgress, KeyReused, NotConfigured, StoreUnavailable
 from status import QUEUED
 from store.ledger import KeyState, new_id
-from store.rows import delivery_of, landed, planned, sent
 
 GRACE_SECONDS = 1.0
 log = logging.getLogger("unsub_relay.delivery")
@@ -88,22 +87,13 @@ class DeliveryService:
         return answer
 
     def accept(self, deliveries, key=None, owner=None, dedup=True, dedup_window=None):
-        """Ledger.accept for Deliveries: (request id, the Deliveries placed), or a taken key's KeyState."""
+        """Ledger.accept: (request id, the Deliveries placed), or a taken key's KeyState."""
         key_print = fingerprint(deliveries) if key else None
-        accepted = self.store.ledger.accept([planned(d) for d in deliveries], key, key_print, owner, dedup,
-                                            dedup_window)
-        if isinstance(accepted, KeyState):
-            return accepted
-        request_id, places = accepted
-        return request_id, [landed(d, place) for d, place in zip(deliveries, places)]
+        return self.store.ledger.accept(deliveries, key, key_print, owner, dedup, dedup_window)
 
     def record(self, pairs, owner, sender, answer=None):
         """Record [(Delivery, Outcome)] sent by `sender` (and a request's answer); the row changes applied."""
-        return self.store.ledger.record(sent(pairs, sender), owner, answer)
-
-    def claimed(self, rows):
-        """Rows the ledger leased (claim, lease_again) as Deliveries."""
-        return [delivery_of(row) for row in rows]
+        return self.store.ledger.record(pairs, owner, sender, answer)
 
     def queue(self, deliveries, dedup_window):
         """Write deliveries for the worker alone (a bulk import): the dedup rule over `dedup_window` seconds
@@ -113,7 +103,7 @@ class DeliveryService:
 
     def count_new(self, deliveries, dedup_window):
         """How many of `deliveries` queue would write now (a dry run of it; nothing is written)."""
-        return sum(self.store.ledger.would_add([planned(d) for d in deliveries], dedup_window))
+        return sum(self.store.ledger.would_add(deliveries, dedup_window))
 
     def _repeat(self, state, deliveries, batch):
         """The answer to a request whose key was seen: the stored answer, 409 while the first one is
@@ -125,7 +115,7 @@ class DeliveryService:
             return answers.Answer(state.answer, replayed=True)
         if state.answer is None and state.lease_until is not None and state.lease_until > self.store.now():
             raise InProgress()
-        rows = self.claimed(self.store.queries.of_request(state.request_id))
+        rows = self.store.queries.of_request(state.request_id)
         return answers.answer_of(state.request_id, [(d, None) for d in rows], batch, True)
 
     def attempt(self, delivery, sender):
@@ -137,6 +127,13 @@ class DeliveryService:
         if sender in ("worker", "replay"):  # a first send (web, cli) is counted as answered, in submit()
             telemetry.delivered(delivery.destination, QUEUED if outcome.transient else outcome.status)
         return delivery, replace(outcome, started_at=started_at, duration_ms=round(seconds * 1000))
+
+    def read_back(self, delivery):
+        """Ask the delivery's vendor whether its contact is off the list now: (Delivery, Confirmation)."""
+        started = time.monotonic()
+        confirmation = self.connectors[delivery.destination].read_back(delivery.payload)
+        telemetry.read_back(delivery.destination, time.monotonic() - started, confirmation.state)
+        return delivery, confirmation
 
     def _in_turn(self, delivery, sender, since):
         """Send a new row when its turn at the destination's rate comes (reserved when it was accepted):

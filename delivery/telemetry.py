@@ -28,6 +28,8 @@ WORKER_CLAIMS = Counter("unsub_relay_worker_claims_total", "Deliveries a worker 
 WORKER_LAST_SEEN = Gauge("unsub_relay_worker_last_seen_timestamp_seconds", "Unix time a worker last sent a "
                          "claimed delivery (set by the worker, and read from the ledger's heartbeat at scrape "
                          "time, so any process's /metrics tells it).", multiprocess_mode="max")
+READ_BACKS = Counter("unsub_relay_read_backs_total", "Read-backs of an accepted opt-out, by destination and "
+                     "what the vendor said (confirmed, still_subscribed, unknown).", ["destination", "state"])
 ALERTS_SENT = Counter("unsub_relay_alerts_sent_total", "Alert messages sent, by event.", ["event"])
 
 
@@ -43,6 +45,12 @@ def upstream_called(destination, seconds, sender):
     if sender == "worker":
         WORKER_CLAIMS.labels(destination).inc()
         WORKER_LAST_SEEN.set(time.time())
+
+
+def read_back(destination, seconds, state):
+    """One read-back call took `seconds` and came to `state`."""
+    UPSTREAM_SECONDS.labels(destination).observe(seconds)
+    READ_BACKS.labels(destination, state).inc()
 
 
 def delivered(destination, outcome):

@@ -5,6 +5,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 
+from delivery.confirm import Confirmer
 from delivery.heartbeat import Watch
 from errors import StoreUnavailable
 from store.ledger import new_id
@@ -23,11 +24,12 @@ class Worker:
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker")
         self.watch = Watch(service, self.id)  # heartbeat and alert checks, from run() only
+        self.confirmer = Confirmer(service, self.id, self.pool, concurrency)  # read-backs due (issue 20)
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
         limit = self.concurrency * 4
-        rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
+        rows = self.ledger.claim(self.id, limit, list(self.service.connectors))
         if not rows:
             return 0
         futures = self._submit(rows)
@@ -52,7 +54,7 @@ class Worker:
         while not self.stopping.is_set():
             count = self.run_once()
             handled += count
-            if not count:
+            if not count and not self.confirmer.run_once():
                 if not self.ledger.waiting(list(self.service.connectors)):
                     break
                 self.stopping.wait(DRAIN_POLL_SECONDS)
@@ -77,7 +79,10 @@ class Worker:
             if not inflight:
                 if stopping:
                     break
-                self.stopping.wait(self.poll_seconds)
+                # Read-backs go when no send is in flight: a backlog is sent first, and an opt-out's
+                # read-back may wait longer than CONFIRM_AFTER_SECONDS, never the other way round.
+                if not self.confirmer.run_once():
+                    self.stopping.wait(self.poll_seconds)
                 continue
             done, _ = wait(inflight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
             if done:
@@ -89,7 +94,7 @@ class Worker:
 
     def _claim(self, limit):
         try:
-            rows = self.service.claimed(self.ledger.claim(self.id, limit, list(self.service.connectors)))
+            rows = self.ledger.claim(self.id, limit, list(self.service.connectors))
         except StoreUnavailable as exc:  # the store blinked: keep the process, try again shortly
             log.error("claim failed (%s); retrying", exc.reason)
             return []

@@ -33,7 +33,7 @@ class Store:
     `engine` is SQLAlchemy's, for tests and benchmarks that arrange or inspect rows; the service's own code
     goes through the methods and the objects below."""
 
-    def __init__(self, settings, clock=utcnow, rand=random.random):
+    def __init__(self, settings, clock=utcnow, rand=random.random, read_back=frozenset()):
         self.clock = clock
         self.engine = make_engine(settings.database_url)
         self.writer = WriteEngine(self.engine)
@@ -43,8 +43,11 @@ class Store:
                                       settings.max_rates)
         # Rows carry their mode: a sandbox process on a live ledger neither sees nor delivers live rows.
         self.mode = SANDBOX if settings.sandbox else LIVE
+        # `read_back`: the destinations whose vendor can be asked whether an opt-out took effect (the
+        # connectors' supports_read_back); only their deliveries are scheduled for a read-back.
         self.ledger = Ledger(self.writer, self.policy, self.gate_policy, self.now,
-                             settings.dedup_window_seconds, settings.rate_wait_seconds, self.mode)
+                             settings.dedup_window_seconds, settings.rate_wait_seconds, self.mode,
+                             settings.confirm_after_seconds, settings.confirm_resends, frozenset(read_back))
         self.queries = Queries(self.writer, self.now, self.mode)
         self.reports = ReportQueries(self.writer, self.mode)
         self.alerts = AlertStore(self.writer, self.now, self.backlog, self.mode)

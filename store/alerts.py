@@ -9,7 +9,8 @@ from datetime import timedelta
 from store import statements as sql
 
 CONFIGURATION = ("configuration", "verification")  # error kinds only the operator can fix
-FAILED_KINDS = (*CONFIGURATION, "expired")  # the causes of failed deliveries, each alerted as one group
+# The causes of failed deliveries, each alerted as one group; still_subscribed: the read-back (issue 20).
+FAILED_KINDS = (*CONFIGURATION, "expired", "still_subscribed")
 EXAMPLES = 5  # failed deliveries named in a message
 RUNNING_SECONDS = 60  # a worker seen this recently is counted as running
 KEEP_HEARTBEATS = timedelta(days=7)

@@ -15,7 +15,9 @@ from status import NOT_SUBSCRIBED, PENDING
 from store import gates as gate_rows
 from store import statements as sql
 from store.engine import lock_key
-from store.rows import LIVE, SANDBOX, KeyState, Placed, Planned, Sent, asks, new_id  # noqa: F401 - re-exported
+from store.confirmations import Confirmations
+from store.leases import Leases
+from store.rows import LIVE, SANDBOX, KeyState, asks, new_id  # noqa: F401 - re-exported
 
 KEY_LENGTH = 300  # webhook_requests.idempotency_key
 
@@ -26,16 +28,22 @@ def answers_spelling(row, target):
     return row["target"] == target or row["outcome"] != NOT_SUBSCRIBED
 
 
-class Ledger:
+class Ledger(Leases, Confirmations):
     """Write commands on the delivery ledger; `now()` is the store's (injectable) clock.
 
     `rate_wait`: how long a delivery sent at once may wait for its turn at the destination's rate before it
     is left to the worker instead. `mode` (live or sandbox) is written on every row; this ledger sees,
-    dedups, claims and requeues only rows of its own mode, and keeps its own idempotency keys."""
+    dedups, claims and requeues only rows of its own mode, and keeps its own idempotency keys.
 
-    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE):
+    Read-backs: an opt-out a vendor of `read_back` (the names of the destinations that can be read back)
+    accepted is due for one `confirm_after` seconds later (0: never); a contact still subscribed is sent
+    again up to `confirm_resends` times (store/confirmations.py)."""
+
+    def __init__(self, writer, policy, gate_policy, now, dedup_window=600.0, rate_wait=0.0, mode=LIVE,
+                 confirm_after=0.0, confirm_resends=2, read_back=frozenset()):
         self.writer, self.policy, self.gates, self.now = writer, policy, gate_policy, now
         self.dedup_window, self.rate_wait, self.mode = dedup_window, rate_wait, mode
+        self.confirm_after, self.confirm_resends, self.read_back = confirm_after, confirm_resends, read_back
         self.one_statement = writer.postgres  # record() in one statement (sql.RECORD); SQLite has no DML CTEs
 
     def _key(self, key):
@@ -54,11 +62,12 @@ class Ledger:
             row = conn.execute(sql.KEY_STATE, {"key": self._key(key)}).first()
         return None if row is None else KeyState(*row)
 
-    def accept(self, plans, key=None, fingerprint=None, lease_owner=None, dedup=True, dedup_window=None):
+    def accept(self, deliveries, key=None, fingerprint=None, lease_owner=None, dedup=True, dedup_window=None):
         """Write a request and its delivery rows in one transaction, before anything is sent.
 
-        Returns (request id, [Placed]), or the KeyState when the idempotency key was taken meanwhile. A plan
-        within the dedup window gets the earlier delivery and no new row; on PostgreSQL an advisory lock per
+        Returns (request id, [Delivery placed]): each of `deliveries` with its row's id, whether the row is
+        new, and that row's state; or the KeyState when the idempotency key was taken meanwhile. A delivery
+        within the dedup window gets the earlier row and no new one; on PostgreSQL an advisory lock per
         target and destination makes that decision hold across processes. With a `lease_owner` (the caller
         sends at once) each destination's gate admits the new rows: those it holds back (breaker open, over
         the rate) are left to the worker, with the reason in `hold`.
@@ -68,17 +77,17 @@ class Ledger:
         window = self.dedup_window if dedup_window is None else dedup_window
         window = window if dedup else 0
 
-        locks = [lock_key(p.destination, p.target.lower()) for p in plans] if window > 0 else []
+        locks = [lock_key(d.destination, d.target.lower()) for d in deliveries] if window > 0 else []
         # PostgreSQL, sending at once: the dedup locks and a peek at the gates in one statement.
         peek = bool(lease_owner) and self.writer.postgres
 
         def work(conn):
-            peeked = gate_rows.peek(conn, locks, [p.destination for p in plans]) if peek else None
+            peeked = gate_rows.peek(conn, locks, [d.destination for d in deliveries]) if peek else None
             if key:
                 taken = self._take_key(conn, key, request_id, fingerprint, now, lease_until)
                 if taken is not None:
                     return taken
-            placed = self._placed(conn, plans, now, window)
+            placed = self._placed(conn, deliveries, now, window)
             if lease_owner:
                 placed = self._admit(conn, placed, now, peeked)
             rows = [self._row(p, request_id, key, now, lease_until, lease_owner) for p in placed if p.is_new]
@@ -88,24 +97,25 @@ class Ledger:
 
         return self.writer.transaction(work, () if peek else locks)
 
-    def _placed(self, conn, plans, now, window):
-        """Each plan placed: the dedup window's earlier row, or a new one (plans asking the same share it)."""
+    def _placed(self, conn, deliveries, now, window):
+        """Each delivery placed: the dedup window's earlier row, or a new one (those asking the same share
+        it)."""
         placed, seen = [], {}
-        for plan in plans:
-            same = (plan.destination, asks(plan.payload, plan.target))
+        for delivery in deliveries:
+            same = (delivery.destination, asks(delivery.payload, delivery.target))
             if window > 0 and same in seen:
-                placed.append(replace(seen[same], is_new=False))
+                placed.append(replace(delivery, **self._same_row(seen[same]), is_new=False))
                 continue
-            placed.append(self._place(conn, plan, now, window))
+            placed.append(self._place(conn, delivery, now, window))
             seen[same] = placed[-1]
         return placed
 
-    def would_add(self, plans, dedup_window):
-        """For each plan, whether accept would write a new row now (nothing in the dedup window): read only,
-        for a dry run."""
+    def would_add(self, deliveries, dedup_window):
+        """For each Delivery, whether accept would write a new row now (nothing in the dedup window): read
+        only, for a dry run."""
         now = self.now()
         with self.writer.reading() as conn:
-            return [self._place(conn, plan, now, dedup_window).is_new for plan in plans]
+            return [self._place(conn, delivery, now, dedup_window).is_new for delivery in deliveries]
 
     def _admit(self, conn, placed, now, peeked=None):
         """Ask each destination's gate which new rows may be sent, now or at a turn within `rate_wait`;
@@ -114,7 +124,7 @@ class Ledger:
         With `peeked` gates (read unlocked) that are all free, every new row goes now and no gate is locked:
         the gate rows stop serializing every process's accepts. A breaker another process is opening at that
         very moment lets one more row go, as the settling of a gate may be one probe step late."""
-        wanted = Counter(p.plan.destination for p in placed if p.is_new)
+        wanted = Counter(d.destination for d in placed if d.is_new)
         if peeked is not None and all(name in peeked and self.gates.free(peeked[name]) for name in wanted):
             return placed
         gates = gate_rows.load(conn, wanted)
@@ -124,7 +134,7 @@ class Ledger:
         gate_rows.save(conn, gates, before)
         out = []
         for place in placed:
-            waits, reason = grants.get(place.plan.destination) if place.is_new else (None, None)
+            waits, reason = grants.get(place.destination) if place.is_new else (None, None)
             if waits:
                 place = replace(place, wait=waits.pop(0))
             elif waits is not None:
@@ -142,44 +152,57 @@ class Ledger:
             return KeyState(*conn.execute(sql.KEY_STATE, {"key": key}).first())
         return None
 
-    def _place(self, conn, plan, now, window):
+    @staticmethod
+    def _same_row(placed):
+        """What a delivery answered by `placed`'s row takes from it."""
+        return {name: getattr(placed, name) for name in ("id", "status", "outcome", "last_code", "last_text",
+                                                          "attempts", "retry_since")}
+
+    def _place(self, conn, delivery, now, window):
         """The newest row of this mode in the window that asked the vendor the same, or a new one."""
+        d = delivery
         if window > 0:
-            params = {"target": plan.target, "destination": plan.destination, "group": plan.group,
+            params = {"target": d.target, "destination": d.destination, "group": d.group,
                       "since": now - timedelta(seconds=window), "mode": self.mode}
-            rows = conn.execute(sql.DEDUP_NO_GROUP if plan.group is None else sql.DEDUP_GROUP, params).mappings()
-            wanted = plan.answerable_by()
+            rows = conn.execute(sql.DEDUP_NO_GROUP if d.group is None else sql.DEDUP_GROUP, params).mappings()
+            wanted = d.answerable_by()
             earlier = next((row for row in rows if asks(row["payload"], row["target"]) in wanted
-                            and answers_spelling(row, plan.target)), None)
+                            and answers_spelling(row, d.target)), None)
             if earlier is not None:
-                return Placed(plan, earlier["id"], False, earlier["status"], earlier["outcome"],
-                              earlier["last_code"])
-        return Placed(plan, new_id(), True, attempts=0, retry_since=now)
+                return replace(d, id=earlier["id"], is_new=False, status=earlier["status"],
+                               outcome=earlier["outcome"], last_code=earlier["last_code"], attempts=0,
+                               retry_since=None)
+        return replace(d, id=new_id(), is_new=True, status=PENDING, outcome=None, last_code=None, attempts=0,
+                       retry_since=now, hold=None, wait=0.0)
 
     def _row(self, place, request_id, key, now, lease_until, lease_owner):
-        plan = place.plan
-        turn = now + timedelta(seconds=place.wait)  # the sender holds the lease through its wait
-        if place.hold or not lease_owner:  # the worker takes it: no lease
+        d = place
+        turn = now + timedelta(seconds=d.wait)  # the sender holds the lease through its wait
+        if d.hold or not lease_owner:  # the worker takes it: no lease
             lease_until = lease_owner = None
-        elif place.wait:
+        elif d.wait:
             lease_until += turn - now
-        return {"id": place.id, "request_id": request_id, "item_index": plan.index, "idempotency_key": key,
-                "destination": plan.destination, "target": plan.target, "group_name": plan.group,
-                "campaign": plan.campaign, "options": plan.options, "payload": plan.payload,
+        asked = d.request
+        return {"id": d.id, "request_id": request_id, "item_index": d.index, "idempotency_key": key,
+                "destination": d.destination, "target": d.target, "group_name": d.group,
+                "campaign": d.campaign, "options": d.options, "payload": d.payload,
                 "status": PENDING, "attempts": 0, "created_at": now, "updated_at": now,
                 "next_attempt_at": turn, "retry_since": now, "lease_owner": lease_owner,
-                "lease_until": lease_until, "mode": self.mode}
+                "lease_until": lease_until, "mode": self.mode, "channel": asked and asked.channel,
+                "auth_method": asked and asked.auth, "received_at": asked and asked.received_at}
 
-    def record(self, sent, owner, answer=None):
-        """Store every attempt in `sent` ([Sent]), the results on rows this owner still holds, and optionally
-        a request's answer (request id, body), in one transaction; returns the row changes that applied."""
+    def record(self, pairs, owner, sender, answer=None):
+        """Store every attempt of `pairs` ([(Delivery, Outcome)] sent by `sender`), the results on rows this
+        owner still holds, and optionally a request's answer (request id, body), in one transaction; returns
+        the row changes that applied."""
         now = self.now()
-        changes = [{**self.policy.decide(s.result, s.row.attempts + 1, s.row.retry_since, now),
-                    "_id": s.row.id} for s in sent]
-        attempts = [{"delivery_id": s.row.id, "number": s.row.attempts + 1, "started_at": s.started_at,
-                     "duration_ms": s.duration_ms, "sender": s.sender, "outcome": s.result.status,
-                     "code": s.result.code, "text": s.result.message, "error_kind": s.result.error_kind}
-                    for s in sent]
+        changes = [{**self.policy.decide(o, d.attempts + 1, d.retry_since, now),
+                    "confirm_due_at": self._confirm_due(o, now), "_id": d.id} for d, o in pairs]
+        attempts = [{"delivery_id": d.id, "number": d.attempts + 1, "started_at": o.started_at,
+                     "duration_ms": o.duration_ms, "sender": sender, "outcome": o.status,
+                     "code": o.code, "text": o.message, "error_kind": o.error_kind}
+                    for d, o in pairs]
+        sent = [o for _, o in pairs]
 
         if self.one_statement:
             return self._record_batch(sent, owner, answer, changes, attempts, now)
@@ -197,8 +220,8 @@ class Ledger:
     def _record_batch(self, sent, owner, answer, changes, attempts, now):
         """record() on PostgreSQL: the batch in one statement (sql.RECORD). When every result settles its
         gate and there is no answer to store, that statement is the whole transaction (one round trip)."""
-        settles = all(self.gates.settles(s.result) for s in sent)
-        settle = [s.result.destination for s in sent] if settles else []
+        settles = all(self.gates.settles(o) for o in sent)
+        settle = [o.destination for o in sent] if settles else []
         statement, params = self._batch(attempts, changes, owner, settle)
         if settles and not answer:
             done = {row.id for row in self.writer.alone(statement, params)}
@@ -227,71 +250,12 @@ class Ledger:
             conn.execute(sql.SET_ANSWER, {"_id": answer[0], "answer": answer[1], "lease_until": None})
 
     def _observe(self, conn, sent, now):
-        """Every result moves its destination's breaker (consecutive failures, open, close)."""
-        if all(self.gates.settles(s.result) for s in sent):  # the common case: one guarded UPDATE
-            gate_rows.settle(conn, [s.result.destination for s in sent])
+        """Every Outcome in `sent` moves its destination's breaker (consecutive failures, open, close)."""
+        if all(self.gates.settles(o) for o in sent):  # the common case: one guarded UPDATE
+            gate_rows.settle(conn, [o.destination for o in sent])
             return
-        gates = gate_rows.load(conn, {s.result.destination for s in sent})
+        gates = gate_rows.load(conn, {o.destination for o in sent})
         before = gate_rows.snapshot(gates)
-        for s in sent:
-            self.gates.observe(gates[s.result.destination], s.result, now)
+        for o in sent:
+            self.gates.observe(gates[o.destination], o, now)
         gate_rows.save(conn, gates, before)
-
-    def claim(self, owner, limit, destinations):
-        """Lease up to `limit` due rows of these destinations to `owner`, as each one's gate admits them
-        (one probe per step while its breaker is open; its delivery rate). SKIP LOCKED keeps workers apart."""
-        now = self.now()
-        with self.writer.writing() as conn:
-            gates = gate_rows.load(conn, destinations)
-            before = gate_rows.snapshot(gates)
-            ids = []
-            for name in sorted(gates):
-                due = list(conn.execute(sql.DUE, {"now": now, "destination": name, "limit": limit,
-                                                  "mode": self.mode}).scalars())
-                granted, _ = self.gates.admit(gates[name], len(due), now)
-                ids.extend(due[:granted])
-            gate_rows.save(conn, gates, before)
-            if not ids:
-                return []
-            conn.execute(sql.LEASE, {"ids": ids, "owner": owner, "until": self._lease_until(now)})
-            return list(conn.execute(sql.LEASED, {"ids": ids, "owner": owner}))
-
-    def _lease_until(self, now):
-        return now + timedelta(seconds=self.policy.lease_seconds)
-
-    def waiting(self, destinations):
-        """How many rows are due for destinations whose breaker is closed (held back only by the rate)."""
-        with self.writer.reading() as conn:
-            return conn.execute(sql.WAITING, {"now": self.now(), "destinations": list(destinations),
-                                              "mode": self.mode}).scalar()
-
-    def release(self, owner):
-        """Give back every lease this owner holds (a worker stopping cleanly)."""
-        with self.writer.writing() as conn:
-            conn.execute(sql.RELEASE, {"owner": owner})
-
-    def requeue(self, ids=None, failed=False):
-        """Make deliveries due now again (replay), with a fresh retry window; returns how many. An operator's
-        replay means now: an open breaker of their destinations may probe at once."""
-        params = {"now": self.now(), "_mode": self.mode, "ids": list(ids or [])}
-        with self.writer.writing() as conn:
-            destinations = list(conn.execute(sql.REQUEUED_DESTINATIONS[failed], params).scalars())
-            count = conn.execute(sql.REQUEUE[failed], params).rowcount
-            if destinations:
-                conn.execute(sql.PROBE_NOW, {"destinations": destinations, "now": params["now"]})
-        return count
-
-    def lease_again(self, ids, owner, destinations, seen=None):
-        """Replay by id: these rows of this mode and these destinations, due now with a fresh retry window,
-        leased to `owner` in one statement (no worker can claim them in between); rows another sender holds
-        now are left to it, and with `seen` a row whose attempts are no longer `seen` (sent meanwhile).
-        Returns the leased rows as claim() does: the caller sends exactly these."""
-        now, ids = self.now(), list(ids)
-        with self.writer.writing() as conn:
-            params = {"ids": ids, "_mode": self.mode, "destinations": list(destinations), "now": now,
-                      "owner": owner, "until": self._lease_until(now)}
-            if seen is None:
-                conn.execute(sql.LEASE_AGAIN, params)
-            else:  # only while the row has the attempts the operator saw
-                conn.execute(sql.LEASE_AGAIN_SEEN, {**params, "seen": seen})
-            return list(conn.execute(sql.LEASED, {"ids": ids, "owner": owner}))

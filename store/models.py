@@ -1,8 +1,8 @@
 """The ledger's tables: webhook requests, deliveries (one per destination owed), and every attempt made."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from status import PENDING
@@ -35,6 +35,9 @@ class Delivery(Base):
         # The dedup look-up and the operator's case-insensitive search by address (migration 0006).
         Index("ix_deliveries_target", text("lower(target)"), "destination", "created_at"),
         Index("ix_deliveries_created_at", "created_at"),  # purge
+        # Read-backs due (migration 0008): only the few rows waiting for one are in it.
+        Index("ix_deliveries_confirm_due", "confirm_due_at", sqlite_where=text("confirm_due_at IS NOT NULL"),
+              postgresql_where=text("confirm_due_at IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -62,6 +65,19 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     # live or sandbox (migration 0007): a process claims, shows and exports only rows of its own mode.
     mode: Mapped[str] = mapped_column(String(8), default="live", server_default="live")
+    # Where the opt-out came from (migration 0008): the channel, how it was authenticated (the method, never
+    # the secret), when it was received; NULL on rows written before.
+    channel: Mapped[str | None] = mapped_column(String(32))
+    auth_method: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The vendor's read-back of an accepted opt-out: when it is due, how many times a contact still
+    # subscribed was sent again, and what the vendor last said (status.py CONFIRMED, ...).
+    confirm_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    confirm_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    confirmation: Mapped[str | None] = mapped_column(String(24))
+    confirmation_detail: Mapped[str | None] = mapped_column(Text)
+    confirmed_until: Mapped[date | None] = mapped_column(Date)
 
 
 class Attempt(Base):

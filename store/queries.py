@@ -4,6 +4,7 @@ back as the database's typed values (datetimes stay datetimes); the CLI and /rea
 from datetime import timedelta
 
 from store import statements as sql
+from store.rows import read_delivery
 
 PURGE_SLICE = 1000  # rows per purge transaction
 
@@ -44,10 +45,10 @@ class Queries:
             return [dict(row) for row in conn.execute(query, {"mode": self.mode}).mappings()]
 
     def of_request(self, request_id):
-        """The deliveries one request wrote, in item order (to answer a repeat from their state)."""
+        """The Deliveries one request wrote, in item order (to answer a repeat from their state)."""
         with self.writer.reading() as conn:
-            return [dict(row) for row in conn.execute(sql.OF_REQUEST, {"request_id": request_id,
-                                                                        "mode": self.mode}).mappings()]
+            return [read_delivery(row) for row in conn.execute(sql.OF_REQUEST, {"request_id": request_id,
+                                                                                 "mode": self.mode}).mappings()]
 
     def backlog(self):
         """(pending deliveries of this mode, when the oldest of them was accepted or None): one read."""

@@ -4,6 +4,7 @@ proof of a live opt-out), and returns the database's own types: datetimes stay d
 
 from store import statements as sql
 from store.queries import one_delivery
+from store.rows import LIVE
 
 
 def _dicts(result):
@@ -66,6 +67,18 @@ class ReportQueries:
                 return None
             attempts = _dicts(conn.execute(sql.ATTEMPTS_OF, {"id": row["id"]}))
         return {**row, "attempt_history": attempts}
+
+    def proof(self, address):
+        """Every live delivery of one address (any case; sandbox rows never, whatever this process's mode),
+        oldest first: where it came from, its state, the vendor's read-back and `attempt_history` (as
+        delivery() gives it). What an operator hands a subscriber or a regulator who asks."""
+        with self.writer.reading() as conn:
+            rows = _dicts(conn.execute(sql.PROOF, {"address": address.strip().lower(), "mode": LIVE}))
+            history = {row["id"]: [] for row in rows}
+            if rows:
+                for attempt in conn.execute(sql.PROOF_ATTEMPTS, {"ids": list(history)}).mappings():
+                    history[attempt["delivery_id"]].append({k: v for k, v in attempt.items() if k != "delivery_id"})
+        return [{**row, "attempt_history": history[row["id"]]} for row in rows]
 
     def request(self, request_id):
         """The request a delivery came from: its stored key and answer (keyed requests only) and every

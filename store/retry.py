@@ -4,6 +4,7 @@ No clock and no database here: `now` and the row's history come in, column value
 has a table test (tests/test_retry_policy.py).
 """
 
+import math
 import random
 from datetime import timedelta
 
@@ -27,6 +28,11 @@ class RetryPolicy:
         """Seconds before the next try: exponential from base, capped at an hour, jitter over the top half."""
         delay = min(self.base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
         return delay / 2 + self.rand() * delay / 2
+
+    def backoff_after(self, waited):
+        """The backoff of the try that waits doubling from `base` have reached after `waited` seconds: the
+        tries of a read-back without answer are counted by the time they took, not in a column."""
+        return self.backoff(1 + int(math.log2(1 + max(waited, 0.0) / self.base)))
 
     def decide(self, result, attempts, retry_since, now):
         """The column values that store `result` as attempt number `attempts` of a row.

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from connectors.justclick import JustClick
-from store.ledger import KeyState, Planned
+from schemas.shapes import Delivery
+from store.ledger import KeyState
 from tests.conftest import TOKEN, relay_of, store_of
 from tests.helpers import post
 
@@ -83,7 +84,7 @@ def test_a_read_only_ledger_refuses_with_503(make_app, env, justclick, tmp_path)
 
 def plan_for(n, payload=None, target=None):
     target = target or f"g{n}@example.com"
-    return Planned(0, "justclick", target, "Main", None, {}, payload or {"lead_email": target, "rass_name": "Main"})
+    return Delivery("justclick", target, payload or {"lead_email": target, "rass_name": "Main"}, "Main")
 
 
 def test_one_bad_job_fails_alone_in_a_group_commit(store_app, store_env):

@@ -263,14 +263,15 @@ def test_group_commit_isolates_a_duplicate_key(store_app):
     """Threads writing at once share transactions; a taken key fails only its own request."""
     import threading
 
-    from store.ledger import KeyState, Planned
+    from schemas.shapes import Delivery
+    from store.ledger import KeyState
 
     ledger = store_of(store_app).ledger
     outcomes, start = {}, threading.Barrier(24)
 
     def accept(n, key):
-        plan = Planned(0, "justclick", f"g{n}@example.com", "Main", None, {},
-                       {"lead_email": f"g{n}@example.com", "rass_name": "Main"})
+        plan = Delivery("justclick", f"g{n}@example.com", {"lead_email": f"g{n}@example.com", "rass_name": "Main"},
+                        "Main")
         start.wait()
         accepted = ledger.accept([plan], key=key)
         outcomes[n] = "taken" if isinstance(accepted, KeyState) else accepted

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from store.ledger import Planned
+from schemas.shapes import Delivery
 from store.models import DELIVERIES
 from tests.conftest import TRUNCATE_ALL, TOKEN, FakeClock, make_worker, store_of
 from tests.helpers import post
@@ -21,7 +21,7 @@ def queue(app, emails):
     """Queue deliveries as `Prefer: respond-async` webhooks would, in bulk."""
     ledger = store_of(app).ledger
     for start in range(0, len(emails), 500):
-        ledger.accept([Planned(i, "justclick", e, "Main", None, {}, {"lead_email": e, "rass_name": "Main"})
+        ledger.accept([Delivery("justclick", e, {"lead_email": e, "rass_name": "Main"}, "Main", index=i)
                        for i, e in enumerate(emails[start:start + 500])], dedup=False)
 
 

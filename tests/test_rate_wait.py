@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from store.ledger import Planned
+from schemas.shapes import Delivery
 from store.models import DELIVERIES
 from tests.conftest import TRUNCATE_ALL, FakeClock, relay_of, store_of
 from tests.helpers import post
@@ -115,7 +115,7 @@ def _accept_many(args):
         for n in range(count):
             email = f"{tag}{n}@example.com"
             payload = {"lead_email": email, "rass_name": "Main"}
-            plan = Planned(0, "justclick", email, "Main", None, {}, payload)
+            plan = Delivery("justclick", email, payload, "Main")
             store.ledger.accept([plan], lease_owner=f"web-{tag}")
     finally:
         store.close()

@@ -2,6 +2,7 @@
 PostgreSQL before issue 22, in a transaction of three statements. Both paths run here on the same PostgreSQL
 database, from empty tables, with the same clock and results: the rows they leave must be the same."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import psycopg
@@ -10,10 +11,9 @@ from sqlalchemy import select
 
 from connectors.base import failure
 from connectors.errors import APIConnectionError, InvalidRequestError
-from schemas.shapes import Outcome
+from schemas.shapes import Delivery, Outcome
 from settings import load_settings
 from store import Store
-from store.ledger import Planned, Sent
 from store.models import ATTEMPTS, DELIVERIES, GATES
 from tests.conftest import TRUNCATE_ALL
 
@@ -37,12 +37,13 @@ def record(pg_database, one_statement, kinds, answer, lost, gate_before):
                   rand=lambda: 0.5)
     store.ledger.one_statement = one_statement
     try:
-        plans = [Planned(i, "justclick", f"p{i}@example.com", "Main", None, {}, {"lead_email": f"p{i}"})
+        plans = [Delivery("justclick", f"p{i}@example.com", {"lead_email": f"p{i}"}, "Main", index=i)
                  for i in range(max(len(kinds), 1))]
         request_id, placed = store.ledger.accept(plans, lease_owner="web")
-        sent = [Sent(place, RESULTS[kind], NOW - timedelta(seconds=1), 7, "web")
+        sent = [(place, replace(RESULTS[kind], started_at=NOW - timedelta(seconds=1), duration_ms=7))
                 for place, kind in zip(placed, kinds)]
-        changes = store.ledger.record(sent, "another" if lost else "web", (request_id, {"n": 1}) if answer else None)
+        changes = store.ledger.record(sent, "another" if lost else "web", "web",
+                                      (request_id, {"n": 1}) if answer else None)
         with store.engine.connect() as conn:
             tables = [[{k: v for k, v in row._mapping.items() if k not in IDS} for row in conn.execute(query)]
                       for query in (select(DELIVERIES).order_by(DELIVERIES.c.item_index),

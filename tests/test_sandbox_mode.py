@@ -59,7 +59,7 @@ def test_flask_sandbox_runs_web_and_worker_and_prints_a_token(tmp_path):
         log = (tmp_path / "sandbox.log").read_text()
         # Bound to this machine only, the banner after the web's start-up lines, no alembic chatter above it.
         assert log.index(f"Listening at: http://127.0.0.1:{port}") < log.index("running in SANDBOX mode")
-        assert "alembic" not in log and "ledger schema migrated from empty to 0007" in log
+        assert "alembic" not in log and "ledger schema migrated from empty to 0008" in log
         token = log.split("your token", 1)[1].split()[0]
         queued = requests.post(f"{base}/hooks/unsubscribe", headers={"Authorization": f"Bearer {token}"},
                                json={"email": "eve+down@example.com"}, timeout=15)

@@ -28,7 +28,7 @@ def test_the_web_line_alone_on_a_fresh_sqlite_file_accepts_a_webhook(env, tmp_pa
         web.send_signal(signal.SIGTERM)
         web.wait(30)
     log = (tmp_path / "web.log").read_text()
-    assert log.count("ledger schema migrated from empty to 0007") == 1
+    assert log.count("ledger schema migrated from empty to 0008") == 1
 
 
 @pytest.mark.postgres
@@ -54,7 +54,7 @@ def test_four_processes_starting_at_once_on_a_fresh_postgres_migrate_once(env, t
                 proc.send_signal(signal.SIGTERM)
             codes = [proc.wait(30) for proc in procs]
         logs = "".join((tmp_path / f"{name}.log").read_text() for name in ("web0", "web1", "worker0", "worker1"))
-        assert logs.count("ledger schema migrated from empty to 0007") == 1, logs[-3000:]
+        assert logs.count("ledger schema migrated from empty to 0008") == 1, logs[-3000:]
         assert "Traceback" not in logs and codes[2:] == [0, 0]
 
 
