@@ -11,7 +11,6 @@ import docsite
 import i18n
 import metrics
 import pages
-import pages
 import public
 import webhooks
 from edge import limits
@@ -34,7 +33,6 @@ def create_app(env=None, docs_site=None):
     app.json.ensure_ascii = False  # JustClick's texts are Russian: keep them readable
     init_logging(settings)
     i18n.init_app(app)
-    pages.init_app(app, settings)
     pages.init_app(app, settings)  # every page and the front page show the operator's brand
     if settings.sandbox:
         app.logger.warning("SANDBOX mode: deliveries go to built-in simulators of JustClick and Mailkit")

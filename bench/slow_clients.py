@@ -32,6 +32,26 @@ from bench.cpu import children  # noqa: E402
 from bench.procs import TOKEN, Procs, free_port, migrate, service_env, upstream, wait_http  # noqa: E402
 
 
+def whole(sock, start, timeout=5.0):
+    """The whole answer whose first bytes `start` one recv() gave: the server may write its headers and its
+    body in two sends, so read on until Content-Length is met or the server hangs up."""
+    sock.settimeout(timeout)
+    answer = start
+    try:
+        while True:
+            head, found, body = answer.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                           if line.lower().startswith(b"content-length:")), None) if found else None
+            if length is not None and len(body) >= length:
+                return answer
+            more = sock.recv(65536)
+            if not more:
+                return answer
+            answer += more
+    except OSError:  # a timeout or a reset: what came is the answer
+        return answer
+
+
 class Trickler:
     """Sockets that send a request a byte at a time, hang on before the last, and reconnect when cut."""
 
@@ -70,7 +90,7 @@ class Trickler:
                 return
             except OSError:
                 answer = b""
-        self.answers.append(answer)
+        self.answers.append(whole(sock, answer) if answer else answer)
         if sock is not None:
             sock.close()
         slot[1:] = [None, 0]

@@ -19,6 +19,7 @@ from status import ALREADY_UNSUBSCRIBED, CONFIRMED, NOT_SUBSCRIBED, STILL_SUBSCR
 URLS = {"json": "https://api.mailkit.eu/json.fcgi", "xmlrpc": "https://api.mailkit.eu/rpc.fcgi"}
 FUNCTION = "mailkit.email.unsubscribe"
 READ_FUNCTION = "mailkit.email.unsubscribe.getstatus"
+MAX_ID = 2**31 - 1  # Mailkit's IDs travel as XML-RPC <int>: 32-bit signed
 TIMEOUT_DAYS = validate.Range(min=14, max=90, error="Temporary unsubscribe lasts 14 to 90 days.")
 NOBODY = "Mailkit knows no such contact: nobody to mail"
 
@@ -146,6 +147,9 @@ class Mailkit(Connector):
         if (asked["email"] and email and not echoes(email, asked["email"])) or (
                 asked["ID_email"] and id_email and id_email != asked["ID_email"]):
             raise VerificationError(OTHER_ADDRESS)
+        # Mailkit does not sign JSON: the answer is believed only when it names the contact asked about.
+        if not ((asked["email"] and email) or (asked["ID_email"] and id_email)):
+            raise VerificationError("Mailkit's read-back answer names no contact: not believed")
         return self._flagged(str(answer.get("unsubscribe", "")).strip().upper(), answer.get("timeout"))
 
     def _read_xmlrpc(self, response):
@@ -180,8 +184,8 @@ class MailkitUnsubscribeSchema(Schema):
 
     email = fields.String(load_default=None)
     phone = fields.String(load_default=None)
-    id_email = Digits(load_default=None)
-    campaign = Digits(load_default=None)
+    id_email = Digits(load_default=None, max_value=MAX_ID)
+    campaign = Digits(load_default=None, max_value=MAX_ID)
     send_optout = Flag(load_default=True)
     timeout_days = fields.Integer(load_default=None, validate=TIMEOUT_DAYS)
 
@@ -226,8 +230,8 @@ class MailkitVendor(Vendor):
     # A public form key carries none of these: ID_email names a contact by number (ten numbers, ten contacts),
     # send_optout hides the confirmation mail from the address's owner.
     options = (
-        Option("ID_email", Digits(load_default=None), aliases=("id_email", "email_id"), identifies=True),
-        Option("ID_send_message", Digits(load_default=None),
+        Option("ID_email", Digits(load_default=None, max_value=MAX_ID), aliases=("id_email", "email_id"), identifies=True),
+        Option("ID_send_message", Digits(load_default=None, max_value=MAX_ID),
                aliases=("id_send_message", "campaign_id", "campaign", "send_message_id")),
         Option("send_optout", Flag(load_default=True), aliases=("send_opt_out", "optout_email")),
         Option("timeout_days", WholeNumber(load_default=None, validate=TIMEOUT_DAYS)),

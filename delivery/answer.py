@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from status import DRY_RUN, FAILED, PENDING, QUEUED, overall
+from status import DRY_RUN, FAILED, PENDING, QUEUED, SEVERITY, overall
 
 ACCEPTED = "accepted; the worker will send it"
 EARLIER = "answered from an earlier identical request"
@@ -41,8 +41,12 @@ class Answer:
 
 
 def row_status(state, outcome):
-    """A ledger row's state as an answer status: pending rows are queued, finished ones their outcome."""
-    return QUEUED if state == PENDING else (outcome or FAILED)
+    """A ledger row's state as an answer status: pending rows are queued, finished ones their outcome, in the
+    answers' vocabulary: a row failed for a reason of the ledger's own (still_subscribed: the read-back found
+    the contact on the list after every resend) is `failed`, its reason in the entry's code."""
+    if state == PENDING:
+        return QUEUED
+    return outcome if outcome in SEVERITY else FAILED
 
 
 def entry_of(delivery, outcome=None):

@@ -32,6 +32,7 @@ class Confirmer:
             log.error("recording %d read-backs failed (%s)", len(pairs), exc.reason)
             return 0
         for delivery, confirmation in pairs:
-            log.info("read-back id=%s destination=%s state=%s detail=%s", delivery.id, delivery.destination,
-                     confirmation.state, confirmation.detail)
+            # The state and error kind only: a vendor's error text may quote what it was sent.
+            log.info("read-back id=%s destination=%s state=%s error=%s", delivery.id, delivery.destination,
+                     confirmation.state, confirmation.error_kind or "-")
         return len(pairs)

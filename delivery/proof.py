@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from connectors.errors import UpstreamError
 from connectors.registry import vendor
-from status import CONFIRM_UNKNOWN, CONFIRMED, FAILED, NOT_SUBSCRIBED, PENDING, STILL_SUBSCRIBED, SUCCESSES
+from status import CONFIRMED, FAILED, NOT_SUBSCRIBED, PENDING, STILL_SUBSCRIBED, SUCCESSES
 
 SANDBOX = "sandbox"
 NOT_RECORDED = "not recorded"  # a field this row predates (stored before migration 0008)
@@ -44,7 +44,8 @@ def _attempt(attempt):
 
 
 def _confirmation(row):
-    if "confirmation" not in row:
+    # A row from before the read-back (migration 0008) has neither a read-back nor a received time.
+    if "confirmation" not in row or (row.get("confirmation") is None and row.get("received_at") is None):
         return NOT_RECORDED
     return {"state": row.get("confirmation"), "at": row.get("confirmed_at"),
             "detail": row.get("confirmation_detail") or "", "until": row.get("confirmed_until"),
@@ -66,6 +67,8 @@ def summary(row, title):
     if status == FAILED:
         why = (outcome or FAILED).replace("_", " ")
         return f"still failing at {title}: {why}" + (f" (code {code})" if code else "")
+    if status == PENDING and state == STILL_SUBSCRIBED:
+        return f"{title} accepted it, but its read-back still lists the address as subscribed: sent again"
     if status == PENDING:
         tries = row.get("attempts") or 0
         return f"not delivered to {title} yet; still failing after {tries} attempts" if tries \

@@ -15,7 +15,10 @@ from delivery import answer as answers
 from delivery import telemetry
 from delivery.planning import fingerprint, make_plan
 from errors import InProgress, KeyReused, NotConfigured, StoreUnavailable
-from status import QUEUED
+from connectors.base import failure
+from connectors.errors import APIConnectionError
+from schemas.shapes import Confirmation
+from status import CONFIRM_UNKNOWN, QUEUED
 from store.ledger import KeyState, new_id
 
 GRACE_SECONDS = 1.0
@@ -121,7 +124,12 @@ class DeliveryService:
     def attempt(self, delivery, sender):
         """Send one Delivery to its vendor, timed: (Delivery, Outcome) to record."""
         started_at, started = self.store.now(), time.monotonic()
-        outcome = self.connectors[delivery.destination].send(delivery.payload)
+        try:
+            outcome = self.connectors[delivery.destination].send(delivery.payload)
+        except Exception as exc:  # noqa: BLE001 - a bug in one send must not take the worker down
+            log.exception("sending delivery %s raised; it is retried like an outage", delivery.id)
+            error = APIConnectionError(f"internal error ({type(exc).__name__})")
+            outcome = failure(delivery.destination, error)
         seconds = time.monotonic() - started
         telemetry.upstream_called(delivery.destination, seconds, sender)
         if sender in ("worker", "replay"):  # a first send (web, cli) is counted as answered, in submit()
@@ -131,7 +139,13 @@ class DeliveryService:
     def read_back(self, delivery):
         """Ask the delivery's vendor whether its contact is off the list now: (Delivery, Confirmation)."""
         started = time.monotonic()
-        confirmation = self.connectors[delivery.destination].read_back(delivery.payload)
+        try:
+            confirmation = self.connectors[delivery.destination].read_back(delivery.payload)
+        except Exception as exc:  # noqa: BLE001 - as attempt(): asked again later, the worker goes on
+            log.exception("reading delivery %s back raised; asked again later", delivery.id)
+            confirmation = Confirmation(delivery.destination, CONFIRM_UNKNOWN,
+                                        f"internal error ({type(exc).__name__})", transient=True,
+                                        error_kind="internal")
         telemetry.read_back(delivery.destination, time.monotonic() - started, confirmation.state)
         return delivery, confirmation
 

@@ -35,10 +35,17 @@ def refused(subpath):
 
 
 def resolve(site_dir, subpath):
-    """The answer for /docs/<subpath> from `site_dir`."""
+    """The answer for /docs/<subpath> from `site_dir`: a path the file system cannot even look up (a name
+    too long, ENAMETOOLONG) is no page either."""
     if refused(subpath):
         return Found("bad")
-    root = Path(os.path.realpath(site_dir))
+    try:
+        return _look_up(Path(os.path.realpath(site_dir)), subpath)
+    except OSError:
+        return Found("missing")
+
+
+def _look_up(root, subpath):
     named = root.joinpath(*[segment for segment in subpath.split("/") if segment])
     if named.is_dir():
         if subpath and not subpath.endswith("/"):

@@ -146,9 +146,14 @@ class Phone(Text):
 
 
 class Digits(Text):
-    """A numeric identifier (Mailkit IDs), kept as a string of ASCII digits."""
+    """A numeric identifier (Mailkit IDs), kept as a string of ASCII digits; `max_value` bounds what a
+    vendor's wire can carry (XML-RPC's <int> is 32-bit signed)."""
 
     strip = True
+
+    def __init__(self, *args, max_value=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_value = max_value
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, int) and not isinstance(value, bool):
@@ -157,6 +162,8 @@ class Digits(Text):
         # isdigit() alone also passes '²' and other scripts' digits, which no vendor reads as a number.
         if not (text.isascii() and text.isdigit()) or len(text) > MAX_INTEGER_DIGITS:
             raise ValidationError("Must be a numeric ID.")
+        if self.max_value is not None and int(text) > self.max_value:
+            raise ValidationError(f"Must be a numeric ID of at most {self.max_value}.")
         return text
 
 

@@ -81,7 +81,8 @@ class AlertStore:
     def failures(self, destination, kind, since, until, examples=EXAMPLES):
         """Deliveries to `destination` that failed for `kind` with completed_at in (since, until]: count,
         first, last, and the first few (id, target, code, text) as examples."""
-        params = {"destination": destination, "kind": kind, "since": since, "until": until, "examples": examples}
+        params = {"destination": destination, "kind": kind, "since": since, "until": until, "examples": examples,
+                  "mode": self.mode}
         with self.writer.reading() as conn:
             count, first, last = conn.execute(sql.FAILED_FOR, params).first()
             rows = [dict(row) for row in conn.execute(sql.FAILED_EXAMPLES, params).mappings()] if count else []

@@ -117,9 +117,11 @@ def test_content_types(docs_app, site, pattern, content_type):
     ("/docs/%2Fetc%2Fpasswd", 404),
     ("/docs/index.html/", 404),
     ("/docs/no-such-page/", 404),
+    ("/docs/" + "a" * 300, 404),
+    ("/docs/" + "/".join(["b" * 250] * 20), 404),
 ], ids=["dotdot", "encoded-slash", "encoded-dots", "deep-encoded", "backslash", "nul-in-name", "nul",
         "hidden", "symlink-file", "symlink-folder", "double-slash", "encoded-root", "file-as-folder",
-        "missing"])
+        "missing", "name-too-long", "path-too-long"])
 def test_no_path_leads_out_of_the_site(docs_app, path, status):
     response = fetch(docs_app.test_client(), path, follow_redirects=True)
     assert response.status_code == status

@@ -14,7 +14,7 @@ import pytest
 from connectors.justclick import JustClick
 from schemas.shapes import Delivery
 from store.ledger import KeyState
-from tests.conftest import TOKEN, relay_of, store_of
+from tests.conftest import TOKEN, make_worker, relay_of, store_of
 from tests.helpers import post
 
 A, B = "anna@example.com", "bob@example.com"
@@ -202,3 +202,25 @@ def test_two_processes_sending_the_same_unsubscribe_at_once_send_it_once(pg_data
         assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     sent = [r["body"] for r in justclick.requests]
     assert len(sent) == 4 and len(set(sent)) == 4
+
+
+def test_a_send_or_read_back_that_raises_is_retried_and_the_worker_goes_on(make_app, justclick, monkeypatch):
+    """A bug inside one vendor call (not an UpstreamError) becomes a retryable outage of that one delivery:
+    the worker neither dies nor drops the others of its batch."""
+    app = make_app(CONFIRM_AFTER_SECONDS="0")
+    service = relay_of(app).service
+    for email in ("one@example.com", "two@example.com"):
+        justclick.subscribe(email, "Main")
+        post(app.test_client(), {"email": email}, route="justclick", headers={"Prefer": "respond-async"})
+    real = service.connectors["justclick"].call
+
+    def buggy(payload):
+        if payload["lead_email"] == "one@example.com":
+            raise OverflowError("a bug")
+        return real(payload)
+    monkeypatch.setattr(service.connectors["justclick"], "call", buggy)
+    assert make_worker(app).drain() == 2
+    rows = {r["target"]: r for r in relay_of(app).reports.search({})[0]}
+    assert (rows["two@example.com"]["status"], rows["one@example.com"]["status"]) == ("done", "pending")
+    [attempt] = relay_of(app).reports.delivery(rows["one@example.com"]["id"])["attempt_history"]
+    assert "internal error (OverflowError)" in attempt["text"]

@@ -122,3 +122,16 @@ def test_one_click_unsubscribe_rfc8058(client, justclick):
                            data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded",
                            headers={"Accept": "text/html"})
     assert response.status_code == 200 and response.json["status"] == "unsubscribed"
+
+
+@pytest.mark.parametrize("field, value, status", [
+    ("ID_email", "2147483647", None), ("ID_email", "2147483648", 422), ("ID_email", "99999999999", 422),
+    ("ID_send_message", "2147483648", 422),
+], ids=["id-at-the-int32-top", "id-past-it", "id-of-11-digits", "campaign-past-it"])
+def test_a_mailkit_id_past_what_xml_rpc_carries_is_refused_before_anything_is_sent(make_app, mailkit, field,
+                                                                                  value, status):
+    client = make_app(MAILKIT_TRANSPORT="xmlrpc").test_client()
+    before = len(mailkit.requests)
+    answer = post(client, {"email": "id@example.com", field: value}, route="mailkit")
+    assert answer.status_code != 422 if status is None else answer.status_code == status, answer.json
+    assert len(mailkit.requests) - before == (1 if status is None else 0)  # the top one is sent

@@ -65,6 +65,10 @@ SUMMARIES = [
      "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; no read-back (the vendor offers none, or it was "
      "off)"),
     (row(), "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; read-back not recorded"),
+    (row(**read_back(channel=None, auth_method=None, received_at=None)),
+     "unsubscribed at JustClick on 2026-03-01 09:00:01 UTC; read-back not recorded"),
+    (row(status="pending", **read_back(confirmation="still_subscribed", confirm_attempts=1)),
+     "JustClick accepted it, but its read-back still lists the address as subscribed: sent again"),
     (row(outcome="not_subscribed"), "not on any list at JustClick on 2026-03-01 09:00:01 UTC; read-back not "
                                     "recorded"),
     (row(status="pending", outcome=None, attempts=[attempt(outcome="failed", error_kind="connection")]),
@@ -80,7 +84,8 @@ SUMMARIES = [
 @pytest.mark.parametrize("given, line", SUMMARIES, ids=[
     "confirmed", "confirmed temporary", "read-back due", "read-back unanswered",
     "still subscribed, resending",
-    "read-back off", "row before 0008", "not subscribed", "retrying", "queued", "still subscribed, failed",
+    "read-back off", "row before 0008", "row before 0008, as the ledger reads it", "still subscribed, sent again",
+    "not subscribed", "retrying", "queued", "still subscribed, failed",
     "rejected"])
 def test_each_destination_says_where_it_stands(given, line):
     doc = proof_document(ANNA, [given], NOW)

@@ -84,8 +84,8 @@ def test_entry_of_a_send(error, status):
 
 @pytest.mark.parametrize("state, outcome, status", [
     ("pending", None, "queued"), ("done", "not_subscribed", "not_subscribed"), ("failed", "rejected", "rejected"),
-    ("failed", None, "failed"),
-], ids=["pending", "done", "failed-rejected", "failed-bare"])
+    ("failed", None, "failed"), ("failed", "still_subscribed", "failed"),
+], ids=["pending", "done", "failed-rejected", "failed-bare", "failed-still-subscribed"])
 def test_row_status(state, outcome, status):
     assert row_status(state, outcome) == status
     entry = entry_of(replace(DELIVERY, is_new=False, status=state, outcome=outcome))

@@ -292,7 +292,7 @@ def status_answer(**fields):
 @pytest.mark.parametrize("answer, payload, expected, detail", [
     (status_answer(), mk_payload(), CONFIRMED, "unsubscribe=TRUE"),
     (status_answer(email=EMAIL.upper()), mk_payload(), CONFIRMED, "unsubscribe=TRUE"),
-    (status_answer(email=""), mk_payload(), CONFIRMED, "unsubscribe=TRUE"),
+    (status_answer(email=""), mk_payload(), ("unknown", True, "verification", False), "names no contact"),
     (status_answer(unsubscribe="false"), mk_payload(), STILL, "unsubscribe=FALSE"),
     (status_answer(timeout={"date": "someday"}), mk_payload(), CONFIRMED, "timeout date unreadable"),
     (status_answer(timeout=None), mk_payload(), CONFIRMED, "unsubscribe=TRUE"),

@@ -63,8 +63,10 @@ def test_an_accepted_opt_out_is_read_back_a_minute_later_and_confirmed(app, just
 
 
 def test_a_contact_still_subscribed_is_resent_then_failed_and_alerted_once(app, justclick, receiver):  # noqa: F811
-    assert post(app.test_client(), {"email": STUCK}, route="justclick").json["status"] == "unsubscribed"
+    key = {"Idempotency-Key": "stuck-1", "Prefer": "respond-async"}  # queued: a repeat reads the row
+    assert post(app.test_client(), {"email": STUCK}, route="justclick", headers=key).json["status"] == "queued"
     worker = make_worker(app)
+    worker.drain()  # the first send
     for _ in range(4):  # a read-back after each of the 3 sends (the first and CONFIRM_RESENDS=2 more)
         store_of(app).clock.advance(61)
         worker.drain()
@@ -72,6 +74,9 @@ def test_a_contact_still_subscribed_is_resent_then_failed_and_alerted_once(app, 
     assert (row["status"], row["outcome"], row["confirmation"]) == ("failed", "still_subscribed",
                                                                     "still_subscribed")
     assert calls(justclick, STUCK) == {"DeleteSubscribe": 3, "GetLeadGroupStatuses": 3}
+    again = post(app.test_client(), {"email": STUCK}, route="justclick", headers=key)  # Zapier's retry
+    assert (again.status_code, again.json["status"]) == (502, "failed"), again.json
+    assert again.json["results"][0]["code"] == "still_subscribed"
     [message] = AlertChecks(relay_of(app).service).run()
     assert message.title == "unsub-relay: justclick not taking opt-outs (1 delivery)"
     assert "bob" not in message.body and "CONFIRM_RESENDS" in message.body

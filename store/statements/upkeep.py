@@ -33,7 +33,8 @@ EPISODE_START = select(func.min(AL.created_at)).where(AL.subject == bindparam("s
                                                       (AL.created_at > _ENDED) | _ENDED.is_(None))
 PRUNE_ALERTS = delete(ALERTS).where(AL.created_at < bindparam("before"))
 _FAILED_FOR = (D.status == FAILED, D.destination == bindparam("destination"), D.error_kind == bindparam("kind"),
-               D.completed_at > bindparam("since"), D.completed_at <= bindparam("until"))
+               D.completed_at > bindparam("since"), D.completed_at <= bindparam("until"),
+               D.mode == bindparam("mode"))  # a sandbox's failures are no live operator's news
 FAILED_FOR = select(func.count(), func.min(D.completed_at), func.max(D.completed_at)).where(*_FAILED_FOR)
 FAILED_EXAMPLES = (select(D.id, D.target, D.last_code, D.last_text, D.completed_at).where(*_FAILED_FOR)
                    .order_by(D.completed_at, D.id).limit(bindparam("examples")))
