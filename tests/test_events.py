@@ -281,3 +281,12 @@ def test_the_sandbox_takes_events_with_its_webhook_token(tmp_path):
     from sandbox.setup import sandbox_env
     env, problems = sandbox_env({"SANDBOX": "1", "WEBHOOK_TOKENS": "tok-a, tok-b"}, str(tmp_path))
     assert problems == [] and env["MAILKIT_EVENTS_TOKEN"] == env["JUSTCLICK_EVENTS_TOKEN"] == "tok-a"
+
+
+def test_a_temporary_opt_out_is_carried_as_permanent_when_asked(make_app, justclick, mailkit):
+    app = make_app(MAILKIT_EVENTS_TOKEN=MK_TOKEN, EVENTS_TEMPORARY="permanent")
+    mailkit.subscribe(PERSON)
+    justclick.subscribe(PERSON, "Main")
+    body = mailkit_body(PERSON, date=mailkit.opt_out(PERSON), TIMEOUT="3", EXPIRE="2026-04-01 10:00:00")
+    assert to_mailkit(app.test_client(), body).json["status"] == "carried"
+    assert justclick_calls(justclick, PERSON) == [("DeleteSubscribe", "Main")]  # JustClick has no temporary form
