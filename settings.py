@@ -2,9 +2,11 @@
 
 import os
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from connectors import registry
 from connectors.vendor import check_url
+from schemas.events import EventSettings, read_event_settings
 
 SECRET = {"secret": True}
 TURNSTILE_URL = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
@@ -63,6 +65,7 @@ class Settings:
     brand_name: str = ""  # who sends the mails, on every page a subscriber sees and in alerts
     brand_logo_url: str = ""  # https only: the pages' Content-Security-Policy allows that one origin
     brand_contact: str = ""  # an email address (shown as a mailto: link) or an https URL
+    events: Any = field(default_factory=EventSettings)  # opt-outs made at a vendor (delivery/events.py)
     problems: tuple = ()
 
     def vendor(self, name):
@@ -85,6 +88,7 @@ class Settings:
                 value = getattr(self, f.name)
                 values.extend(value if isinstance(value, tuple) else [value])
         values.extend(registry.secrets(self.vendors))
+        values.extend(self.events.secrets)
         return tuple(v for v in values if v)
 
 
@@ -290,5 +294,6 @@ def load_settings(env=None, instance_path="instance", problems=()):
     env = os.environ if env is None else env
     problems = list(problems)
     values = {**_delivery(env, problems, instance_path), **_webhooks(env, problems), **_public(env, problems),
-              **_operator(env, problems), **_brand(env, problems)}
+              **_operator(env, problems), **_brand(env, problems),
+              "events": read_event_settings(env, problems, _number)}
     return Settings(**values, problems=tuple(problems))

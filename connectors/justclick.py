@@ -13,6 +13,7 @@ from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRe
                                RateLimitError, UpstreamError, VerificationError)
 from connectors.php import http_build_query
 from connectors.vendor import Option, Var, Vendor, check_url
+from schemas.events import NotAnEvent, VendorEvent
 from schemas.fields import Name
 from schemas.shapes import Confirmation, Delivery, Outcome
 from status import CONFIRMED, NOT_SUBSCRIBED, STILL_SUBSCRIBED, UNSUBSCRIBED
@@ -188,6 +189,18 @@ def subscription_time(value):
         return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when.year > 1970 else ""
     text = value.strip() if isinstance(value, str) else ""
     return text if DATE_TEXT.fullmatch(text) else ""
+
+
+def read_notification(form):
+    """JustClick's "URL for Notifications" POST (form fields email, id_group, status, ...; documented only in
+    InfluencerSoft's English copy of its help) as a VendorEvent: status 0 is an unsubscribe, 1 and 2 notices
+    of activation and subscription. We assume id_group is the group's API name (rass_name)."""
+    email, group, status = (str(form.get(key) or "").strip() for key in ("email", "id_group", "status"))
+    if "@" not in email or len(email) > 320 or len(group) > 255 or status not in ("0", "1", "2"):
+        raise NotAnEvent("a JustClick notification carries an email, its id_group and a status 0, 1 or 2")
+    if any(ord(c) < 32 or ord(c) == 127 for c in email + group):
+        raise NotAnEvent("email or id_group holds control characters")
+    return VendorEvent("justclick", email, "notification", None, group or None, unsubscribe=status == "0")
 
 
 class JustClickUnsubscribeSchema(Schema):

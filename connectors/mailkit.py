@@ -7,25 +7,22 @@ from dataclasses import dataclass, field
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from connectors.base import Connector, short
+from connectors.base import Connector
 from connectors.errors import APIConnectionError, UpstreamError, VerificationError
-from connectors.mailkit_wire import (OTHER_ADDRESS, NoSuchContact, an_address, echoes, error_for,
-                                     parse_xmlrpc, timeout_date)
+from connectors.mailkit_wire import (OTHER_ADDRESS, NoSuchContact, an_address, echoes, error_for, flagged,
+                                     parse_xmlrpc, unsubscribed_events)
 from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.fields import Digits, Flag, WholeNumber
 from schemas.shapes import Confirmation, Delivery, Outcome, asks
-from status import ALREADY_UNSUBSCRIBED, CONFIRMED, NOT_SUBSCRIBED, STILL_SUBSCRIBED, UNSUBSCRIBED
+from status import ALREADY_UNSUBSCRIBED, CONFIRMED, NOT_SUBSCRIBED, UNSUBSCRIBED
 
 URLS = {"json": "https://api.mailkit.eu/json.fcgi", "xmlrpc": "https://api.mailkit.eu/rpc.fcgi"}
 FUNCTION = "mailkit.email.unsubscribe"
 READ_FUNCTION = "mailkit.email.unsubscribe.getstatus"
+LIST_FUNCTION = "mailkit.mailinglist.unsubscribed"
 MAX_ID = 2**31 - 1  # Mailkit's IDs travel as XML-RPC <int>: 32-bit signed
 TIMEOUT_DAYS = validate.Range(min=14, max=90, error="Temporary unsubscribe lasts 14 to 90 days.")
 NOBODY = "Mailkit knows no such contact: nobody to mail"
-
-
-def _flag(value):
-    return "TRUE" if value else "FALSE"
 
 
 class Mailkit(Connector):
@@ -42,7 +39,7 @@ class Mailkit(Connector):
 
     def json_body(self, params, md5=None):
         """The JSON call: strings as in Mailkit's own example, absent options left out."""
-        wire = {"send_optout": _flag(params["send_optout"])}
+        wire = {"send_optout": "TRUE" if params["send_optout"] else "FALSE"}
         for key in ("email", "ID_email", "ID_send_message"):
             if params.get(key) is not None:
                 wire[key] = str(params[key])
@@ -126,19 +123,28 @@ class Mailkit(Connector):
     def read(self, params):
         """mailkit.email.unsubscribe.getstatus for the delivery's address (or ID_email), over the
         configured transport. Mailkit signs no answer: a JSON one must name the address asked."""
+        email = params.get("email")
+        asked = {"email": email, "ID_email": None if email else str(params["ID_email"])}
         try:
-            if self.transport == "xmlrpc":
-                target = params.get("email") or int(params["ID_email"])
-                body = xmlrpc.client.dumps((int(self.client_id), self._client_md5, target),
-                                           methodname=READ_FUNCTION, encoding="utf-8")
-                return self._read_xmlrpc(self.post(body.encode("utf-8"), "text/xml; charset=utf-8"))
-            asked = {"email": params.get("email"),
-                     "ID_email": None if params.get("email") else str(params["ID_email"])}
-            body = {"function": READ_FUNCTION, "id": self.client_id, "md5": self._client_md5,
-                    "parameters": asked}
-            return self._read_json(self.post(json.dumps(body).encode("utf-8"), "application/json"), asked)
+            response = self._ask(READ_FUNCTION, email or int(params["ID_email"]), asked)
+            return self._read_xmlrpc(response) if self.transport == "xmlrpc" else \
+                self._read_json(response, asked)
         except NoSuchContact:  # an assumption: Mailkit documents no answer for an address it never held
             return Confirmation(self.name, CONFIRMED, NOBODY)
+
+    def _ask(self, function, argument, parameters):
+        """POST one read call in the configured transport: XML-RPC (client_id, md5, argument), or JSON."""
+        if self.transport == "xmlrpc":
+            body = xmlrpc.client.dumps((int(self.client_id), self._client_md5, argument), methodname=function,
+                                       encoding="utf-8")
+            return self.post(body.encode("utf-8"), "text/xml; charset=utf-8")
+        body = {"function": function, "id": self.client_id, "md5": self._client_md5, "parameters": parameters}
+        return self.post(json.dumps(body).encode("utf-8"), "application/json")
+
+    def unsubscribed(self, since):
+        """mailkit.mailinglist.unsubscribed from the day `since` on: VendorEvents; UpstreamError if it fails."""
+        day = since.isoformat()
+        return unsubscribed_events(self._ask(LIST_FUNCTION, day, {"range_from": day}), self.transport)
 
     def _read_json(self, response, asked):
         """{"email", "ID_email", "unsubscribe": "TRUE" | "FALSE", "timeout": {"date"}, "topics"}."""
@@ -150,7 +156,7 @@ class Mailkit(Connector):
         # Mailkit does not sign JSON: the answer is believed only when it names the contact asked about.
         if not ((asked["email"] and email) or (asked["ID_email"] and id_email)):
             raise VerificationError("Mailkit's read-back answer names no contact: not believed")
-        return self._flagged(str(answer.get("unsubscribe", "")).strip().upper(), answer.get("timeout"))
+        return flagged(self.name, str(answer.get("unsubscribe", "")).strip().upper(), answer.get("timeout"))
 
     def _read_xmlrpc(self, response):
         """XML-RPC answers the string TRUE or FALSE, or an error text; no date for a temporary opt-out."""
@@ -161,19 +167,10 @@ class Mailkit(Connector):
         if not isinstance(value, (bool, str)):
             raise UpstreamError(f"Mailkit answered an unexpected {type(value).__name__}")
         if str(value).strip().upper() in ("TRUE", "FALSE"):
-            return self._flagged(str(value).strip().upper())
+            return flagged(self.name, str(value).strip().upper())
         if an_address(value):
             raise VerificationError(OTHER_ADDRESS)
         raise error_for(value)
-
-    def _flagged(self, flag, timeout=None):
-        """What getstatus' `unsubscribe` says, with the last day of a temporary opt-out (JSON only)."""
-        if flag == "TRUE":
-            until, words = timeout_date(timeout)
-            return Confirmation(self.name, CONFIRMED, "unsubscribe=TRUE" + words, until=until)
-        if flag == "FALSE":
-            return Confirmation(self.name, STILL_SUBSCRIBED, "unsubscribe=FALSE")
-        raise UpstreamError(f"Mailkit answered an undocumented unsubscribe value {short(flag, 20)!r}")
 
 
 class MailkitUnsubscribeSchema(Schema):

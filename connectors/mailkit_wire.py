@@ -1,6 +1,7 @@
 """What Mailkit's answers mean, for both of its calls (connectors/mailkit.py): its error texts, the addresses
 it echoes, the last day of a temporary opt-out, and XML-RPC parsed with entities refused."""
 
+import re
 import xmlrpc.client
 from datetime import date
 from xml.parsers.expat import ExpatError
@@ -8,8 +9,12 @@ from xml.parsers.expat import ExpatError
 from defusedxml import DefusedXmlException
 from defusedxml.xmlrpc import DefusedExpatParser
 
+from connectors.base import short
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError, UpstreamError,
                                VerificationError)
+from schemas.events import NotAnEvent, VendorEvent
+from schemas.shapes import Confirmation
+from status import CONFIRMED, STILL_SUBSCRIBED
 
 IP_HINT = ("Mailkit only answers whitelisted IP addresses: add this server's outbound IP in "
            "Mailkit, and on a PaaS route through a static outbound proxy (set HTTPS_PROXY)")
@@ -88,3 +93,78 @@ def parse_xmlrpc(response):
     if len(values) != 1:
         raise APIConnectionError("Mailkit answered an XML-RPC response without exactly one value")
     return values[0]
+
+
+# Mailkit's unsubscribe webhook (mailkit/mailkit-api UnsubscribeWebHook; no vendor field dictionary exists).
+METHOD = re.compile(r"[a-z0-9_-]{1,40}")  # lowercase on the wire: link_in_mail, list-unsubscribe_oneclick, ...
+NO_END = ("", "0", "0000-00-00", "0000-00-00 00:00:00")  # TIMEOUT/EXPIRE of an opt-out without an end
+LIMITS = {"EMAIL": 320, "METHOD": 60, "DATE": 40, "ID_ML": 20, "TIMEOUT": 40, "EXPIRE": 40}
+
+
+def _text(body, name):
+    """One field of the event as text ('' when absent); NotAnEvent for another type, control characters or
+    a length no real value has (the message names the field, never its value)."""
+    value = body.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise NotAnEvent(f"{name} is not a string")
+    text = str(value).strip()
+    if len(text) > LIMITS[name] or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise NotAnEvent(f"{name} is too long or holds control characters")
+    return text
+
+
+def read_event(body):
+    """Mailkit's unsubscribe webhook (a JSON object: EMAIL, DATE, ID_ML, METHOD, TIMEOUT, EXPIRE, ...) as a
+    VendorEvent. A temporary opt-out carries a TIMEOUT or an EXPIRE (their exact meaning is unconfirmed), or
+    METHOD timeout. NotAnEvent for a body that is no such object."""
+    if not isinstance(body, dict):
+        raise NotAnEvent("the body is not a JSON object")
+    email = _text(body, "EMAIL")
+    if not email:
+        raise NotAnEvent("EMAIL is missing")
+    method = _text(body, "METHOD").lower()
+    temporary = _text(body, "TIMEOUT") not in NO_END or _text(body, "EXPIRE") not in NO_END
+    return VendorEvent("mailkit", email, method if METHOD.fullmatch(method) else "unknown",
+                       _text(body, "DATE") or None, _text(body, "ID_ML") or None,
+                       temporary=temporary or method == "timeout")
+
+
+def unsubscribed_events(response, transport):
+    """mailkit.mailinglist.unsubscribed's answer ([{DATE, ID_UNSUBSCRIBE_GROUP, EMAIL}], JSON or XML-RPC)
+    as VendorEvents without a METHOD; an entry that cannot be read is left out (the read-back decides)."""
+    if transport == "xmlrpc":
+        answer = parse_xmlrpc(response)
+        if isinstance(answer, str):
+            raise error_for(answer)
+    else:
+        try:
+            answer = response.json()
+        except ValueError:
+            raise APIConnectionError(f"Mailkit answered HTTP {response.status_code} with a body that is not "
+                                     "JSON", code=f"http_{response.status_code}") from None
+    if isinstance(answer, dict) and str(answer.get("error_status", "0")).strip() not in ("", "0"):
+        raise error_for(str(answer.get("error") or "no error text"), code=str(answer["error_status"]))
+    entries = list(answer.values()) if isinstance(answer, dict) else answer
+    if not isinstance(entries, list):
+        raise APIConnectionError("Mailkit answered an unsubscribed list that is not a list")
+    events = []
+    for entry in entries:
+        try:
+            email, when = _text(entry, "EMAIL"), _text(entry, "DATE")
+        except (NotAnEvent, AttributeError):
+            continue
+        if email:
+            events.append(VendorEvent("mailkit", email, None, when or None))
+    return events
+
+
+def flagged(name, flag, timeout=None):
+    """What getstatus' `unsubscribe` says, with the last day of a temporary opt-out (JSON only)."""
+    if flag == "TRUE":
+        until, words = timeout_date(timeout)
+        return Confirmation(name, CONFIRMED, "unsubscribe=TRUE" + words, until=until)
+    if flag == "FALSE":
+        return Confirmation(name, STILL_SUBSCRIBED, "unsubscribe=FALSE")
+    raise UpstreamError(f"Mailkit answered an undocumented unsubscribe value {short(flag, 20)!r}")

@@ -109,6 +109,7 @@ def _opt_out(rows):
     return {"request_id": first["request_id"], "received_at": _received(first),
             "received_recorded": first.get("received_at") is not None,
             "channel": first.get("channel") or NOT_RECORDED,
+            "event": (first.get("options") or {}).get("event"),  # a vendor's own opt-out (delivery/events.py)
             "auth_method": first.get("auth_method") or NOT_RECORDED,
             "destinations": [_destination(row) for row in sorted(rows, key=_item_order)]}
 
@@ -159,7 +160,9 @@ def proof_lines(doc):
     lines = [f"Opt-outs of {doc['address']} (as of {_when(doc['generated_at'])}): {len(doc['opt_outs'])}"]
     for n, opt_out in enumerate(doc["opt_outs"], 1):
         received = _when(opt_out["received_at"]) + ("" if opt_out["received_recorded"] else " (accepted)")
-        lines += ["", f"{n}. received {received}; channel {opt_out['channel']}; authenticated by "
+        made = opt_out.get("event") or {}
+        made = f" (made at {made['vendor']}: {made['method']} at {made['date'] or '-'})" if made else ""
+        lines += ["", f"{n}. received {received}; channel {opt_out['channel']}{made}; authenticated by "
                       f"{opt_out['auth_method']}; request {opt_out['request_id']}"]
         for dest in opt_out["destinations"]:
             lines.append(f"   {dest['vendor']}: {dest['summary']}  [delivery {dest['delivery_id']}]")

@@ -30,6 +30,9 @@ WORKER_LAST_SEEN = Gauge("unsub_relay_worker_last_seen_timestamp_seconds", "Unix
                          "time, so any process's /metrics tells it).", multiprocess_mode="max")
 READ_BACKS = Counter("unsub_relay_read_backs_total", "Read-backs of an accepted opt-out, by destination and "
                      "what the vendor said (confirmed, still_subscribed, unknown).", ["destination", "state"])
+VENDOR_EVENTS = Counter("unsub_relay_vendor_events_total", "Opt-outs a vendor reported (its webhook or the "
+                        "reconcile), by vendor and what came of them (carried, repeat, echo, ignored, refuted, "
+                        "unconfirmed).", ["vendor", "result"])
 ALERTS_SENT = Counter("unsub_relay_alerts_sent_total", "Alert messages sent, by event.", ["event"])
 
 
@@ -51,6 +54,11 @@ def read_back(destination, seconds, state):
     """One read-back call took `seconds` and came to `state`."""
     UPSTREAM_SECONDS.labels(destination).observe(seconds)
     READ_BACKS.labels(destination, state).inc()
+
+
+def vendor_event(vendor, result):
+    """One opt-out reported by `vendor` came to `result` (delivery/events.py)."""
+    VENDOR_EVENTS.labels(vendor, result).inc()
 
 
 def delivered(destination, outcome):

@@ -6,6 +6,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 
 from delivery.confirm import Confirmer
+from delivery.events import Reconciler
 from delivery.heartbeat import Watch
 from errors import StoreUnavailable
 from store.ledger import new_id
@@ -25,6 +26,7 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="worker")
         self.watch = Watch(service, self.id)  # heartbeat and alert checks, from run() only
         self.confirmer = Confirmer(service, self.id, self.pool, concurrency)  # read-backs due (issue 20)
+        self.reconciler = Reconciler(service)  # Mailkit's opt-outs a lost webhook missed (issue 20)
 
     def run_once(self):
         """Claim one batch of due rows, send them concurrently and record the results; returns the count."""
@@ -71,6 +73,7 @@ class Worker:
         inflight, idle_until, capacity = {}, 0.0, 2 * self.concurrency
         while True:
             self.watch.tick()
+            self.reconciler.tick()
             stopping = self.stopping.is_set()
             if not stopping and len(inflight) <= self.concurrency and time.monotonic() >= idle_until:
                 rows = self._claim(capacity - len(inflight))

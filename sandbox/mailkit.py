@@ -11,6 +11,8 @@ from sandbox.server import NOT_FOUND, SERVICE_UNAVAILABLE, Recent, SimulatorServ
 
 FUNCTION = "mailkit.email.unsubscribe"
 READ_FUNCTION = "mailkit.email.unsubscribe.getstatus"
+LIST_FUNCTION = "mailkit.mailinglist.unsubscribed"
+FUNCTIONS = (FUNCTION, READ_FUNCTION, LIST_FUNCTION)
 PERMANENT = "0000-00-00"  # getstatus' timeout.date for an opt-out without an end
 NO_CONTACT = "Invalid ID_email or email"
 # An XML-RPC answer that declares an entity: our connector refuses it as hostile (failed verification).
@@ -56,11 +58,27 @@ class MailkitSimulator(SimulatorServer):
         self.left = Recent()
         self.next_id = FIRST_ID
         self.calls = []
+        self.listed = []  # (DATE, address) of every opt-out, for mailkit.mailinglist.unsubscribed (tests)
 
     def reset(self):
         super().reset()
         self.timeouts.clear()
         self.left.clear()
+        self.listed.clear()
+
+    def opt_out(self, address, when=None):
+        """A person's own opt-out at Mailkit (its link, a spam report): off the list and in the unsubscribed
+        list, dated `when` (naive UTC; now by default). Returns the DATE its webhook would carry."""
+        self.unsubscribed[address] = self.subscribed.pop(address, None) or self.unsubscribed.get(address) \
+            or self.next_id
+        date = (when or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
+        self.listed.append((date, address))
+        return date
+
+    def unsubscribed_since(self, day):
+        """mailkit.mailinglist.unsubscribed: every opt-out from the day `day` (YYYY-MM-DD) on."""
+        return [{"DATE": date, "ID_UNSUBSCRIBE_GROUP": "", "EMAIL": address}
+                for date, address in self.listed if date[:10] >= day]
 
     def url(self, transport):
         return f"{self.base}/{'json' if transport == 'json' else 'rpc'}.fcgi"
@@ -89,7 +107,7 @@ class MailkitSimulator(SimulatorServer):
             return "already", self.unsubscribed[address]
         if address in self.subscribed:
             if not stays_subscribed(address):
-                self.unsubscribed[address] = self.subscribed.pop(address)
+                self.opt_out(address)  # an API client's opt-out is listed like anyone's
                 self.timeouts[address] = until(timeout_days)
             return "done", self.subscribed.get(address) or self.unsubscribed[address]
         return "nolist", address
@@ -148,10 +166,12 @@ class MailkitSimulator(SimulatorServer):
         call = json.loads(body)
         params = call.get("parameters", {})
         self.record_call("json", call)
-        if call.get("function") not in (FUNCTION, READ_FUNCTION):
+        if call.get("function") not in FUNCTIONS:
             return self._json({"error_status": 1, "error": "Unknown function"})
         if (str(call.get("id")), call.get("md5")) != (self.client_id, self.client_md5):
             return self._json({"error_status": 1, "error": "Unauthorized"})
+        if call["function"] == LIST_FUNCTION:
+            return self._json(self.unsubscribed_since(str(params.get("range_from") or "")))
         address = str(params.get("email") or params.get("ID_email") or "")
         if call["function"] == READ_FUNCTION:
             return self.read_json(address)
@@ -212,13 +232,15 @@ class MailkitSimulator(SimulatorServer):
         except (ExpatError, xmlrpc.client.ResponseError):
             return 400, "text/plain", b"not XML-RPC"
         self.record_call("xmlrpc", params)
-        if method not in (FUNCTION, READ_FUNCTION):
+        if method not in FUNCTIONS:
             return self._xml("Unknown function")
-        reading = method == READ_FUNCTION
+        reading = method != FUNCTION
         if not (_read_types_ok if reading else _xmlrpc_types_ok)(params):
             return self._xml("Invalid parameters")
         if (str(params[0]), params[1]) != (self.client_id, self.client_md5):
             return self._xml("Unauthorized")
+        if method == LIST_FUNCTION:
+            return self._xml(self.unsubscribed_since(str(params[2])))
         address = str(params[2])
         kind, *value = self.outcome(address, params[5]["timeout_days"] if len(params) == 6 else None,
                                     reading=reading)

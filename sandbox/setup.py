@@ -55,4 +55,6 @@ def sandbox_env(env, instance_path):
         out["WEBHOOK_TOKENS"] = shared_token(instance_path)
     if not env.get("FORM_KEYS", "").strip():
         out["FORM_KEYS"] = FORM_KEY
+    for name in ("MAILKIT_EVENTS_TOKEN", "JUSTCLICK_EVENTS_TOKEN"):  # `flask sandbox-event` fires with it
+        out[name] = env.get(name, "").strip() or out["WEBHOOK_TOKENS"].replace(",", " ").split()[0]
     return out, []

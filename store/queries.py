@@ -26,6 +26,14 @@ class Queries:
     def __init__(self, writer, now, mode="live"):
         self.writer, self.now, self.mode = writer, now, mode
 
+    def sent_since(self, destination, address, since):
+        """True when this mode's ledger accepted an opt-out of `address` (any case) to `destination` at or after
+        `since`: the relay's own call, which the vendor may report back as an event of its own."""
+        params = {"address": address.strip().lower(), "destination": destination, "since": since,
+                  "mode": self.mode}
+        with self.writer.reading() as conn:
+            return conn.execute(sql.SENT_SINCE, params).first() is not None
+
     def get(self, delivery_id):
         """One delivery as a dict (by id or a unique id prefix of at least 6 characters), or None."""
         with self.writer.reading() as conn:

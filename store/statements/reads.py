@@ -27,6 +27,11 @@ STORED_REQUEST = select(R.id, R.idempotency_key, R.created_at, R.answer).where(R
 FAILED_IDS = {False: select(D.id).where(OWN, D.status == FAILED).order_by(D.id),
               True: select(D.id).where(OWN, D.status == FAILED, D.destination == bindparam("destination"))
               .order_by(D.id)}
+# Whether this ledger sent an opt-out of one address (any case) to one destination since a time: a vendor's
+# event about it is the relay's own call coming back (issue 20's echo guard); through ix_deliveries_target.
+SENT_SINCE = (select(D.id).where(func.lower(D.target) == bindparam("address"),
+                                 D.destination == bindparam("destination"), D.created_at >= bindparam("since"), OWN)
+              .limit(1))
 EXPORTED = (D.id, D.created_at, D.destination, D.target, D.group_name.label("group"), D.status, D.outcome,
             D.attempts, D.last_code, D.completed_at, D.channel, D.auth_method, D.received_at, D.confirmed_at,
             D.confirmation)
