@@ -1,4 +1,4 @@
-"""The shapes one unsubscribe travels in, from intake to the vendor and back (../DESIGN.md, "The shapes").
+"""The shapes one unsubscribe travels in, from intake to the vendor and back (docs/architecture.md, "One webhook").
 
     Unsubscribe  what a caller asked, vendor-neutral (intake builds it: schemas/request.py)
     Delivery     one Unsubscribe at one destination: the vendor builds it, the ledger stores and returns it
