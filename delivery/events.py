@@ -21,7 +21,7 @@ from connectors.errors import UpstreamError
 from connectors.justclick import read_notification
 from connectors.mailkit_wire import read_event as read_mailkit_event
 from delivery import telemetry
-from errors import Invalid, StoreUnavailable
+from errors import InProgress, Invalid, StoreUnavailable
 from masking import mask
 from schemas.events import NotAnEvent
 from status import CONFIRM_UNKNOWN, CONFIRMED
@@ -126,7 +126,12 @@ class EventCarrier:
         deliveries = self._plan(event, group)
         if not deliveries:
             return EventResult(IGNORED, "no other destination takes this address")
-        answer = self.service.submit(deliveries, key, respond_async=queued)
+        try:
+            answer = self.service.submit(deliveries, key, respond_async=queued)
+        except InProgress:  # a copy of this event, posted at the same moment, is being carried right now
+            return EventResult(REPEAT, "a copy of this event is being carried right now")
+        if answer.replayed:  # a copy carried it between the look-up above and this submit
+            return EventResult(REPEAT, "this event was carried before")
         return EventResult(CARRIED, "confirmed by read-back", answer.body["id"],
                            {entry.destination: entry.status for entry in answer.entries})
 
