@@ -13,7 +13,7 @@ import metrics
 from commands import pass_relay
 from commands.unsubscribe import Destination
 from delivery.export import FORMATS, export_lines
-from delivery.imports import Importer, Unreadable, check_utf8, open_text
+from delivery.imports import Importer, Unreadable, check_utf8, count_lines, open_text
 from delivery.proof import jsonable, proof_for, proof_lines
 from schemas.fields import parse_duration
 from schemas.inbound import canonical
@@ -154,10 +154,13 @@ def import_command(relay, path, to, group, campaign, send_optout, window, dry_ru
 
 @contextmanager
 def progress_bar(path):
-    """A tqdm bar over the file's lines on a terminal (stderr), nothing when piped."""
+    """A tqdm bar over the file's lines on a terminal (stderr), nothing when piped: the lines are counted
+    first (one quick pass over the bytes), so it shows a total, a percentage and the time left."""
     from tqdm import tqdm
 
-    with tqdm(unit=" lines", disable=not sys.stderr.isatty(), file=sys.stderr, mininterval=0.5) as bar:
+    interactive = sys.stderr.isatty()
+    total = count_lines(path) if interactive else None
+    with tqdm(total=total, unit=" lines", disable=not interactive, file=sys.stderr, mininterval=0.5) as bar:
         def advance(line):
             bar.update(line - bar.n)
         yield advance

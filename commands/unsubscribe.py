@@ -39,7 +39,12 @@ def emit(obj):
 def target_fields(target):
     """An email when it has an @, otherwise a phone number."""
     target = target.strip()
-    return {"email": target} if "@" in target else {"phone": target}
+    if "@" in target:
+        return {"email": target}
+    if any(ch.isalpha() for ch in target):  # anna.example.com: a mistyped address, no phone number
+        raise Invalid({"target": ["Not an email address or phone number: an address needs an @, a phone "
+                                  "number digits in international format (e.g. +420 777 123 456)."]})
+    return {"phone": target}
 
 
 def unsubscribe_result(service, target, to, options, force=False):

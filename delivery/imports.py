@@ -42,8 +42,13 @@ class Summary:
             self.errors.append({"line": line, "errors": errors})
 
     def as_dict(self, dry_run=False):
+        """The summary; `lines` and `deliveries` say the units (a line queues one delivery per destination),
+        the flat keys are the same figures as before."""
         return {"read": self.read, "queued": self.queued, "duplicates": self.duplicates,
-                "invalid": self.invalid, "dry_run": dry_run, "invalid_lines": self.errors}
+                "invalid": self.invalid, "dry_run": dry_run,
+                "lines": {"read": self.read, "invalid": self.invalid},
+                "deliveries": {"queued": self.queued, "duplicates": self.duplicates},
+                "invalid_lines": self.errors}
 
 
 def records(stream):
@@ -232,3 +237,12 @@ def _check_bytes(raw):
 def open_text(path):
     """The file as text (UTF-8, a BOM ignored), with universal newlines; check_utf8 first."""
     return io.open(path, encoding="utf-8-sig", newline="")
+
+
+def count_lines(path):
+    """How many lines the file holds (the last one counts without its newline), read in chunks."""
+    count, last = 0, b"\n"
+    with open(path, "rb") as raw:
+        while chunk := raw.read(CHUNK):
+            count, last = count + chunk.count(b"\n"), chunk[-1:]
+    return count + (last != b"\n")

@@ -92,7 +92,12 @@ class DeliveryService:
     def accept(self, deliveries, key=None, owner=None, dedup=True, dedup_window=None):
         """Ledger.accept: (request id, the Deliveries placed), or a taken key's KeyState."""
         key_print = fingerprint(deliveries) if key else None
-        return self.store.ledger.accept(deliveries, key, key_print, owner, dedup, dedup_window)
+        accepted = self.store.ledger.accept(deliveries, key, key_print, owner, dedup, dedup_window)
+        if not isinstance(accepted, KeyState):
+            for delivery in accepted[1]:
+                if delivery.is_new:
+                    telemetry.accepted(delivery.destination, delivery.request.channel, delivery.request.auth)
+        return accepted
 
     def record(self, pairs, owner, sender, answer=None):
         """Record [(Delivery, Outcome)] sent by `sender` (and a request's answer); the row changes applied."""

@@ -28,6 +28,9 @@ WORKER_CLAIMS = Counter("unsub_relay_worker_claims_total", "Deliveries a worker 
 WORKER_LAST_SEEN = Gauge("unsub_relay_worker_last_seen_timestamp_seconds", "Unix time a worker last sent a "
                          "claimed delivery (set by the worker, and read from the ledger's heartbeat at scrape "
                          "time, so any process's /metrics tells it).", multiprocess_mode="max")
+ACCEPTED = Counter("unsub_relay_opt_outs_accepted_total", "New deliveries the ledger accepted, by destination, "
+                   "where the opt-out came from (webhook, link, cli, import, console, mailkit_event, ...) and how "
+                   "it was authenticated (the method, never the secret).", ["destination", "channel", "auth"])
 READ_BACKS = Counter("unsub_relay_read_backs_total", "Read-backs of an accepted opt-out, by destination and "
                      "what the vendor said (confirmed, still_subscribed, unknown).", ["destination", "state"])
 VENDOR_EVENTS = Counter("unsub_relay_vendor_events_total", "Opt-outs a vendor reported (its webhook or the "
@@ -48,6 +51,11 @@ def upstream_called(destination, seconds, sender):
     if sender == "worker":
         WORKER_CLAIMS.labels(destination).inc()
         WORKER_LAST_SEEN.set(time.time())
+
+
+def accepted(destination, channel, auth):
+    """One new delivery written to the ledger."""
+    ACCEPTED.labels(destination, channel or "unknown", auth or "unknown").inc()
 
 
 def read_back(destination, seconds, state):

@@ -168,3 +168,16 @@ def test_check_online_mailkit(make_app, mailkit, overrides, script, ok, needle):
     else:
         sent = (sent[2], sent[4])
     assert sent == (0, False)  # no such contact, and no confirmation mail to anyone
+
+
+@pytest.mark.parametrize("target, field, says", [
+    ("anna.example.com", "target", "Not an email address or phone number"),
+    ("+420 777", "phone", "phone number"),
+    ("anna@", "email", "email"),
+], ids=["mistyped-address", "short-phone", "broken-address"])
+def test_a_target_that_is_neither_says_what_it_should_be(runner, justclick, target, field, says):
+    before = len(justclick.requests)
+    exit_code, out = run(runner, "unsubscribe", target, "--to", "justclick")
+    assert exit_code != 0 and out["status"] == "invalid"
+    assert says.lower() in " ".join(out["errors"][field]).lower(), out
+    assert len(justclick.requests) == before

@@ -59,7 +59,9 @@ def test_import_validates_dedups_and_is_idempotent(store_app, justclick, tmp_pat
     first, bad = run_import(store_app, path)
     valid = len(expected["valid"])
     assert first == {"read": 600, "queued": valid, "duplicates": expected["duplicates"],
-                     "invalid": expected["invalid"], "dry_run": False}
+                     "invalid": expected["invalid"], "dry_run": False,
+                     "lines": {"read": 600, "invalid": expected["invalid"]},
+                     "deliveries": {"queued": valid, "duplicates": expected["duplicates"]}}
     assert {k: dry[k] for k in ("read", "queued", "duplicates", "invalid")} == {
         k: first[k] for k in ("read", "queued", "duplicates", "invalid")}
     assert [b["line"] for b in bad] == [i + 1 + (kind == "csv") for i in range(600) if i % 100 == 7]
@@ -81,3 +83,14 @@ def test_import_refuses_an_unconfigured_destination_line_by_line(make_app, tmp_p
                                                                 "justclick"])
     summary = json.loads(result.stdout)
     assert (summary["queued"], summary["invalid"]) == (0, 3) and rows(app) == 0
+
+
+@pytest.mark.parametrize("content, lines", [
+    (b"", 0), (b"a\n", 1), (b"a", 1), (b"a\nb", 2), (b"a\nb\n", 2), (b"\n\n", 2),
+    (b"x" * (1 << 20) + b"\ny", 2),
+], ids=["empty", "one", "one-without-newline", "two-without-newline", "two", "blank-lines", "past-a-chunk"])
+def test_count_lines(tmp_path, content, lines):
+    from delivery.imports import count_lines
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    assert count_lines(path) == lines

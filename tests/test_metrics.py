@@ -78,6 +78,20 @@ def test_the_service_records_webhooks_deliveries_calls_claims_and_backlog(make_a
     assert value("unsub_relay_worker_last_seen_timestamp_seconds") > 0
 
 
+@pytest.mark.parametrize("how, channel, auth", [("webhook", "webhook", "token"), ("cli", "cli", "operator")],
+                         ids=["webhook", "cli"])
+def test_accepted_opt_outs_are_counted_by_where_they_came_from(make_app, justclick, how, channel, auth):
+    app = make_app(METRICS_TOKEN=METRICS_TOKEN)
+    labels = {"destination": "justclick", "channel": channel, "auth": auth}
+    before = value("unsub_relay_opt_outs_accepted_total", **labels)
+    for email in ("d@example.com", "d@example.com", "e@example.com"):  # the repeat is no new delivery
+        if how == "webhook":
+            post(app.test_client(), {"email": email}, route="justclick")
+        else:
+            app.test_cli_runner().invoke(args=["unsubscribe", email, "--to", "justclick"])
+    assert value("unsub_relay_opt_outs_accepted_total", **labels) - before == 2
+
+
 def test_a_web_scrape_tells_when_a_worker_last_sent(make_app, justclick):
     """The web process sends nothing as a worker, yet its /metrics reports the workers' last claim, read from
     the ledger: a "worker silent" rule holds whichever process is scraped."""
