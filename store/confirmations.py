@@ -8,7 +8,6 @@ The ledger schedules one when it records an accepted opt-out at a destination th
 from datetime import timedelta
 
 from status import ALREADY_UNSUBSCRIBED, CONFIRM_UNKNOWN, CONFIRMED, FAILED, PENDING, STILL_SUBSCRIBED, UNSUBSCRIBED
-from store import gates as gate_rows
 from store import statements as sql
 from store.breaker import OPEN
 
@@ -67,23 +66,12 @@ class Confirmations:
         destinations that can be read back and as each one's rate admits (an open breaker waits)."""
         if self.confirm_after <= 0 or not self.read_back:
             return []
-        now = self.now()
-        with self.writer.writing() as conn:
-            gates = gate_rows.load(conn, self.read_back)
-            before = gate_rows.snapshot(gates)
-            ids = []
-            for name in sorted(gates):
-                if gates[name]["state"] == OPEN or len(ids) >= limit:
-                    continue
-                due = list(conn.execute(sql.CONFIRM_DUE, {"now": now, "destination": name, "mode": self.mode,
-                                                          "limit": limit - len(ids)}).scalars())
-                granted, _ = self.gates.admit(gates[name], len(due), now)
-                ids.extend(due[:granted])
-            gate_rows.save(conn, gates, before)
-            if not ids:
-                return []
-            conn.execute(sql.LEASE, {"ids": ids, "owner": owner, "until": self._lease_until(now)})
-            return self._leased(conn, ids, owner)
+        def due(conn, name, gate, now, taken):
+            if gate["state"] == OPEN or taken >= limit:
+                return None
+            return list(conn.execute(sql.CONFIRM_DUE, {"now": now, "destination": name, "mode": self.mode,
+                                                       "limit": limit - taken}).scalars())
+        return self._lease_through_gates(owner, self.read_back, due)
 
     def record_confirmations(self, pairs, owner):
         """Store [(Delivery, Confirmation)] on the rows this owner still holds, in one transaction; returns

@@ -14,16 +14,25 @@ class Leases:
     def claim(self, owner, limit, destinations):
         """Lease up to `limit` due rows of these destinations to `owner`, as each one's gate admits them
         (one probe per step while its breaker is open; its delivery rate). SKIP LOCKED keeps workers apart."""
+        def due(conn, name, gate, now, taken):
+            return list(conn.execute(sql.DUE, {"now": now, "destination": name, "limit": limit,
+                                               "mode": self.mode}).scalars())
+        return self._lease_through_gates(owner, destinations, due)
+
+    def _lease_through_gates(self, owner, destinations, due):
+        """Lease to `owner`, in one transaction, the rows `due(conn, name, gate, now, taken)` lists for each
+        destination, as far as its gate admits them; `due` answers None to leave a gate untouched. The
+        Deliveries leased; sends and read-backs share this, so both keep to one rate and one breaker."""
         now = self.now()
         with self.writer.writing() as conn:
             gates = gate_rows.load(conn, destinations)
             before = gate_rows.snapshot(gates)
             ids = []
             for name in sorted(gates):
-                due = list(conn.execute(sql.DUE, {"now": now, "destination": name, "limit": limit,
-                                                  "mode": self.mode}).scalars())
-                granted, _ = self.gates.admit(gates[name], len(due), now)
-                ids.extend(due[:granted])
+                found = due(conn, name, gates[name], now, len(ids))
+                if found is not None:
+                    granted, _ = self.gates.admit(gates[name], len(found), now)
+                    ids.extend(found[:granted])
             gate_rows.save(conn, gates, before)
             if not ids:
                 return []
