@@ -30,9 +30,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def web_line():
+def web_line(root=ROOT):
     """The Procfile's web command, so the service runs exactly as deployed."""
-    with open(os.path.join(ROOT, "Procfile")) as f:
+    with open(os.path.join(root, "Procfile")) as f:
         lines = dict(line.split(":", 1) for line in f.read().splitlines() if line.strip())
     return lines["web"].strip()
 
@@ -43,11 +43,12 @@ class Procs:
     def __init__(self, tmp):
         self.tmp, self.children = tmp, []
 
-    def start(self, args, env, name):
-        bindir = os.path.dirname(sys.executable)
-        full = {**os.environ, **env, "PATH": f"{bindir}:{os.environ['PATH']}", "PYTHONPATH": ROOT}
+    def start(self, args, env, name, root=ROOT, python=sys.executable):
+        """Start `args` in the checkout `root` with `python`'s scripts (gunicorn, flask) first on PATH."""
+        bindir = os.path.dirname(python)
+        full = {**os.environ, **env, "PATH": f"{bindir}:{os.environ['PATH']}", "PYTHONPATH": root}
         with open(os.path.join(self.tmp, f"{name}.log"), "ab") as log:
-            proc = subprocess.Popen(args, cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(args, cwd=root, env=full, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
         self.children.append(proc)
         return proc
@@ -126,9 +127,9 @@ def start_contenders(procs, names, up_port, db_url, split=(2, 16), certs=None, w
     return running
 
 
-def migrate(db_url):
-    env = {**os.environ, "DATABASE_URL": db_url, "FLASK_APP": "app"}
-    subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+def migrate(db_url, root=ROOT, python=sys.executable):
+    env = {**os.environ, "DATABASE_URL": db_url, "FLASK_APP": "app", "PYTHONPATH": root}
+    subprocess.run([python, "-m", "flask", "db", "upgrade"], cwd=root, env=env, check=True,
                    capture_output=True)
 
 

@@ -37,7 +37,7 @@ STAGES = {
     "answer": ["delivery.answer:answer_of", "webhooks.answers:respond"],
     "logging": ["webhooks.logs:webhook_line"],
 }
-VIEW, REQUEST = "webhooks.routes:hook", "flask.app:Flask.wsgi_app"
+VIEW, REQUEST = "webhooks.routes:receive", "flask.app:Flask.wsgi_app"
 # Blocking reads of the upstream's answer: waiting, not CPU (the ledger is SQLite, no socket).
 SOCKET_READ = ("~", 0, "<method 'recv_into' of '_socket.socket' objects>")
 TOP_FUNCTIONS = 12

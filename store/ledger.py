@@ -95,7 +95,7 @@ class Ledger(Leases, Confirmations):
                 conn.execute(sql.INSERT_DELIVERY, rows)
             return request_id, placed
 
-        return self.writer.transaction(work, () if peek else locks)
+        return self.writer.transaction(work, locks, locks_in_work=peek)
 
     def _placed(self, conn, deliveries, now, window):
         """Each delivery placed: the dedup window's earlier row, or a new one (those asking the same share

@@ -1,0 +1,104 @@
+"""Group commit (store/engine.py WriteEngine.transaction): jobs queued while one transaction runs share the
+next one, and a job that fails rolls back alone. Real threads on a real database, SQLite and PostgreSQL."""
+
+import threading
+
+import pytest
+from sqlalchemy import event, text
+
+from errors import StoreUnavailable
+from store.db import make_engine
+from store.engine import WriteEngine
+from tests.procs import wait_for
+
+INSERT = text("INSERT INTO scratch (id) VALUES (:id)")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def writer(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'group.sqlite3'}" if request.param == "sqlite" \
+        else request.getfixturevalue("pg_database")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS scratch"))
+        conn.execute(text("CREATE TABLE scratch (id INTEGER PRIMARY KEY)"))
+    writer = WriteEngine(engine)
+    writer.commits = []
+    event.listen(engine, "commit", lambda conn: writer.commits.append(1))
+    yield writer
+    writer.close()
+
+
+def ids(writer):
+    with writer.reading() as conn:
+        return sorted(row.id for row in conn.execute(text("SELECT id FROM scratch")))
+
+
+def insert(value):
+    def work(conn):
+        conn.execute(INSERT, {"id": value})
+        return value
+    return work
+
+
+def fail_with(exc):
+    def work(conn):
+        raise exc
+    return work
+
+
+def run_behind_a_held_transaction(writer, works):
+    """Hold one transaction open until every work in `works` is queued behind it, then let go.
+    Returns what each call returned or raised, in order."""
+    inside, release = threading.Event(), threading.Event()
+
+    def first(conn):
+        conn.execute(INSERT, {"id": 0})
+        inside.set()
+        assert release.wait(10)
+        return 0
+
+    results = [None] * len(works)
+
+    def call(i, work):
+        try:
+            results[i] = writer.transaction(work)
+        except Exception as exc:  # noqa: BLE001 - the test compares what each caller got
+            results[i] = exc
+
+    holder = threading.Thread(target=writer.transaction, args=(first,))
+    holder.start()
+    assert inside.wait(10)
+    threads = [threading.Thread(target=call, args=(i, work)) for i, work in enumerate(works)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: writer.queued == len(works), timeout=10)
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join(10)
+    return results
+
+
+def test_jobs_queued_meanwhile_share_one_commit(writer):
+    results = run_behind_a_held_transaction(writer, [insert(i) for i in range(1, 6)])
+    assert results == [1, 2, 3, 4, 5]
+    assert len(writer.commits) == 2  # the held one, then the five together
+    assert ids(writer) == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_failing_job_rolls_back_alone_and_its_caller_is_told(writer):
+    works = [insert(1), insert(1), fail_with(ValueError("bad")), insert(2)]
+    results = run_behind_a_held_transaction(writer, works)
+    assert results[0] == 1 and results[3] == 2
+    assert isinstance(results[1], StoreUnavailable)  # the duplicate key: the database refused it
+    assert isinstance(results[2], ValueError)
+    assert ids(writer) == [0, 1, 2]
+
+
+def test_alone_a_job_commits_in_its_own_transaction(writer):
+    assert writer.transaction(insert(7)) == 7
+    with pytest.raises(StoreUnavailable):
+        writer.transaction(insert(7))
+    assert writer.transaction(insert(8)) == 8
+    assert len(writer.commits) == 2
+    assert ids(writer) == [7, 8]
