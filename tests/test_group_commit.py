@@ -63,7 +63,7 @@ def run_behind_a_held_transaction(writer, works):
     def call(i, work):
         try:
             results[i] = writer.transaction(work)
-        except Exception as exc:  # noqa: BLE001 - the test compares what each caller got
+        except BaseException as exc:  # noqa: BLE001 - the test compares what each caller got
             results[i] = exc
 
     holder = threading.Thread(target=writer.transaction, args=(first,))
@@ -92,7 +92,18 @@ def test_a_failing_job_rolls_back_alone_and_its_caller_is_told(writer):
     assert results[0] == 1 and results[3] == 2
     assert isinstance(results[1], StoreUnavailable)  # the duplicate key: the database refused it
     assert isinstance(results[2], ValueError)
+    assert len(writer.commits) == 3  # the held one; the batch rolled back; the two good jobs alone
     assert ids(writer) == [0, 1, 2]
+
+
+class Interrupted(BaseException):
+    """As gevent.Timeout is: not an Exception."""
+
+
+def test_an_interrupted_batch_tells_every_caller_nothing_was_written(writer):
+    results = run_behind_a_held_transaction(writer, [insert(1), fail_with(Interrupted()), insert(2)])
+    assert all(isinstance(result, (StoreUnavailable, Interrupted)) for result in results), results
+    assert ids(writer) == [0]
 
 
 def test_alone_a_job_commits_in_its_own_transaction(writer):
