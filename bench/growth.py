@@ -65,8 +65,13 @@ class Statements:
     SKIP = ("INSERT", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET", "SHOW")
 
     def __init__(self, engine):
+        from store import hot
+
         self.engine, self.seen, self.operation = engine, {}, None
         event.listen(engine, "before_cursor_execute", self._caught)
+        # The hot path's statements go to the driver without Core's events (store/hot.py).
+        hot.watch(lambda on, statement, values, many: on is engine and self._caught(
+            None, None, statement, values, None, many))
 
     def _caught(self, conn, cursor, statement, parameters, context, executemany):
         if self.operation and not executemany and not statement.lstrip().upper().startswith(self.SKIP):

@@ -29,7 +29,8 @@ def make_engine(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:" and not path.startswith("file:"):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(url, hide_parameters=True,
+        # paramstyle "named" (sqlite3 takes both): store/hot.py passes the hot statements' values by name.
+        engine = create_engine(url, hide_parameters=True, paramstyle="named",
                                connect_args={"timeout": 10, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

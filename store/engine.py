@@ -13,6 +13,7 @@ from contextlib import contextmanager, nullcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from errors import StoreUnavailable
+from store import hot
 from store.cooperative import lock_exclusive
 from store.statements import ADVISORY_LOCKS
 
@@ -255,24 +256,24 @@ class WriteEngine:
 
     def _lock(self, conn, locks):
         if locks and self.postgres:
-            conn.execute(ADVISORY_LOCKS, {"keys": sorted(set(locks))})
+            hot.rows(conn, ADVISORY_LOCKS, {"keys": sorted(set(locks))})
 
     def alone(self, statement, params):
-        """One statement, atomic by itself, committed before this returns; its rows as a list.
+        """One statement, atomic by itself, committed before this returns; its rows as a list of dicts.
 
         On PostgreSQL it runs in autocommit on the write connection: the statement is its own transaction,
         so the BEGIN and COMMIT round trips go (two of the three a one-statement transaction costs) while
         the commit still waits for its WAL flush (synchronous_commit as configured, never off). The
         connection goes back to the engine's isolation level before the next transaction."""
         if not self.postgres:
-            return self.transaction(lambda conn: list(conn.execute(statement, params)))
+            return self.transaction(lambda conn: hot.rows(conn, statement, params))
         with self._thread_lock:
             try:
                 with translated(), self._file_lock:
                     conn = self._open().execution_options(isolation_level="AUTOCOMMIT")
                     try:
                         with conn.begin():
-                            return list(conn.execute(statement, params))
+                            return hot.rows(conn, statement, params)
                     finally:
                         conn.execution_options(isolation_level=conn.default_isolation_level)
             except StoreUnavailable:

@@ -5,6 +5,7 @@ destination take turns; on SQLite the write transaction already holds the databa
 Several destinations are taken one statement each, in sorted order (the order their locks are taken in).
 """
 
+from store import hot
 from store import statements as sql
 from store.breaker import CLOSED
 
@@ -21,8 +22,7 @@ def load(conn, names, lock=True):
     if not names:
         return {}
     query = sql.GATE_LOCKED if lock else sql.GATE
-    gates = {row["destination"]: dict(row) for name in names
-             for row in conn.execute(query, {"name": name}).mappings()}
+    gates = {row["destination"]: row for name in names for row in hot.rows(conn, query, {"name": name})}
     missing = [name for name in names if name not in gates]
     if missing:
         conn.execute(sql.GATE_CREATE[conn.dialect.name], [fresh(name) for name in missing])
@@ -33,8 +33,8 @@ def load(conn, names, lock=True):
 def peek(conn, locks, names):
     """{destination: gate dict} of those of `names` that have a row, as last committed and unlocked, with the
     advisory `locks` taken in the same statement (PostgreSQL): one round trip for both."""
-    rows = conn.execute(sql.LOCKS_AND_GATES, {"keys": sorted(set(locks)), "names": sorted(set(names))})
-    return {row["destination"]: dict(row) for row in rows.mappings() if row["destination"] is not None}
+    rows = hot.rows(conn, sql.LOCKS_AND_GATES, {"keys": sorted(set(locks)), "names": sorted(set(names))})
+    return {row["destination"]: row for row in rows if row["destination"] is not None}
 
 
 def save(conn, gates, before):
@@ -52,7 +52,7 @@ def settle(conn, names):
     A gate opened by another transaction that has not committed yet is not seen, and stays open until its
     next probe: the price of not locking every gate on every success (at most one probe step late)."""
     for name in sorted(set(names)):
-        conn.execute(sql.GATE_SETTLE, {"name": name})
+        hot.run(conn, sql.GATE_SETTLE, {"name": name})
 
 
 def snapshot(gates):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from status import NOT_SUBSCRIBED, PENDING
 from store import gates as gate_rows
+from store import hot
 from store import statements as sql
 from store.engine import lock_key
 from store.confirmations import Confirmations
@@ -92,7 +93,7 @@ class Ledger(Leases, Confirmations):
                 placed = self._admit(conn, placed, now, peeked)
             rows = [self._row(p, request_id, key, now, lease_until, lease_owner) for p in placed if p.is_new]
             if rows:
-                conn.execute(sql.INSERT_DELIVERY, rows)
+                hot.run(conn, sql.INSERT_DELIVERY, rows)
             return request_id, placed
 
         return self.writer.transaction(work, locks, locks_in_work=peek)
@@ -164,7 +165,7 @@ class Ledger(Leases, Confirmations):
         if window > 0:
             params = {"target": d.target, "destination": d.destination, "group": d.group,
                       "since": now - timedelta(seconds=window), "mode": self.mode}
-            rows = conn.execute(sql.DEDUP_NO_GROUP if d.group is None else sql.DEDUP_GROUP, params).mappings()
+            rows = hot.rows(conn, sql.DEDUP_NO_GROUP if d.group is None else sql.DEDUP_GROUP, params)
             wanted = d.answerable_by()
             earlier = next((row for row in rows if asks(row["payload"], row["target"]) in wanted
                             and answers_spelling(row, d.target)), None)
@@ -210,10 +211,10 @@ class Ledger(Leases, Confirmations):
         def work(conn):
             self._set_answer(conn, answer)
             if attempts:  # every attempt happened, whether or not this owner still holds the row
-                conn.execute(sql.INSERT_ATTEMPT, attempts)
+                hot.run(conn, sql.INSERT_ATTEMPT, attempts)
                 self._observe(conn, sent, now)
             # One guarded UPDATE each; rowcount says whether the lease still held.
-            return [c for c in changes if conn.execute(sql.SET_RESULT, {**c, "_owner": owner}).rowcount]
+            return [c for c in changes if hot.run(conn, sql.SET_RESULT, {**c, "_owner": owner})]
 
         return self.writer.transaction(work)
 
@@ -224,13 +225,13 @@ class Ledger(Leases, Confirmations):
         settle = [o.destination for o in sent] if settles else []
         statement, params = self._batch(attempts, changes, owner, settle)
         if settles and not answer:
-            done = {row.id for row in self.writer.alone(statement, params)}
+            done = {row["id"] for row in self.writer.alone(statement, params)}
         else:
             def work(conn):
                 self._set_answer(conn, answer)
                 if not settles:
                     self._observe(conn, sent, now)
-                return {row.id for row in conn.execute(statement, params)}
+                return {row["id"] for row in hot.rows(conn, statement, params)}
             done = self.writer.transaction(work)
         return [c for c in changes if c["_id"] in done]
 
