@@ -100,8 +100,8 @@ def rows(conn, statement, params):
         _tell(conn, compiled.sql, values)
         cursor.execute(compiled.sql, values)
         return compiled.read(cursor)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise StoreUnavailable(type(exc).__name__) from None
+    except (conn.dialect.loaded_dbapi.Error, TypeError, ValueError) as exc:  # the driver's, or a value it
+        raise StoreUnavailable(type(exc).__name__) from None  # cannot adapt (Core: StatementError)
     finally:
         cursor.close()
 
@@ -125,7 +125,7 @@ def run(conn, statement, params):
             _tell(conn, compiled.sql, values)
             cursor.execute(compiled.sql, values)
         return cursor.rowcount
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise StoreUnavailable(type(exc).__name__) from None
+    except (conn.dialect.loaded_dbapi.Error, TypeError, ValueError) as exc:  # the driver's, or a value it
+        raise StoreUnavailable(type(exc).__name__) from None  # cannot adapt (Core: StatementError)
     finally:
         cursor.close()
