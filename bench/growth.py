@@ -70,7 +70,7 @@ class Statements:
         self.engine, self.seen, self.operation = engine, {}, None
         event.listen(engine, "before_cursor_execute", self._caught)
         # The hot path's statements go to the driver without Core's events (store/hot.py).
-        hot.watch(lambda on, statement, values, many: on is engine and self._caught(
+        self.unwatch = hot.watch(lambda on, statement, values, many: on is engine and self._caught(
             None, None, statement, values, None, many))
 
     def _caught(self, conn, cursor, statement, parameters, context, executemany):
@@ -81,6 +81,7 @@ class Statements:
         """[(operation, statement, plan text, full scan?)] for every statement caught."""
         sqlite = self.engine.dialect.name == "sqlite"
         self.operation, plans = None, []
+        self.unwatch()
         with self.engine.connect() as conn:
             for shown, (operation, statement, parameters) in self.seen.items():
                 rows = conn.exec_driver_sql(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement,

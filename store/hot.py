@@ -16,6 +16,8 @@ becomes StoreUnavailable, as the engine's own translation does for Core's. No en
 statements: tools that want to see them (bench/growth.py explains each plan) call watch().
 """
 
+from contextlib import contextmanager
+
 from errors import StoreUnavailable
 
 
@@ -36,7 +38,7 @@ class _Ready:
                              if column.key not in keys and column.default is not None}
         self.dialect, self.columns = dialect, list(getattr(statement, "selected_columns", ()))
         self.names = [column.key for column in self.columns]
-        self.readers = None  # built from the first result's description: a processor may need the driver's type
+        self.readers = None  # from the first result's description: a processor may need the driver's type
 
     def _readers(self, description):
         return [column.type.dialect_impl(self.dialect).result_processor(self.dialect, entry[1])
@@ -46,12 +48,9 @@ class _Ready:
         values = {**self.fixed, **params}
         for name, default in self.defaults.items():
             values[name] = default.arg(None) if default.is_callable else default.arg
-        try:
-            for name, processor in self.processors.items():
-                if name in values:
-                    values[name] = processor(values[name])
-        except (TypeError, ValueError) as exc:  # a value the type cannot take (Core: StatementError)
-            raise StoreUnavailable(type(exc).__name__) from None
+        for name, processor in self.processors.items():
+            if name in values:
+                values[name] = processor(values[name])
         return values
 
     def read(self, cursor):
@@ -59,8 +58,8 @@ class _Ready:
         fetched = cursor.fetchall()
         if self.readers is None and cursor.description:
             self.readers = self._readers(cursor.description)
-        return [{name: reader(value) if reader else value for name, reader, value in zip(self.names, self.readers, row)}
-                for row in fetched]
+        return [{name: reader(value) if reader else value
+                 for name, reader, value in zip(self.names, self.readers, row)} for row in fetched]
 
 
 _CACHE = {}
@@ -86,46 +85,43 @@ def _ready(conn, statement, keys=None):
     return found
 
 
+@contextmanager
 def _cursor(conn):
+    """The driver's cursor on the connection's transaction, closed after; a driver error, or a value the
+    driver or a type cannot take (Core's StatementError), becomes StoreUnavailable."""
     # Connection.connection is the pool's connection proxy; driver_connection the driver's own (public API).
-    return conn.connection.driver_connection.cursor()
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        yield cursor
+    except (conn.dialect.loaded_dbapi.Error, TypeError, ValueError) as exc:
+        raise StoreUnavailable(type(exc).__name__) from None
+    finally:
+        cursor.close()
 
 
 def rows(conn, statement, params):
     """A SELECT (or a statement RETURNING rows): its rows as dicts of column name to value."""
     compiled = _ready(conn, statement)
-    cursor = _cursor(conn)
-    try:
+    with _cursor(conn) as cursor:
         values = compiled.bound(params)
         _tell(conn, compiled.sql, values)
         cursor.execute(compiled.sql, values)
         return compiled.read(cursor)
-    except (conn.dialect.loaded_dbapi.Error, TypeError, ValueError) as exc:  # the driver's, or a value it
-        raise StoreUnavailable(type(exc).__name__) from None  # cannot adapt (Core: StatementError)
-    finally:
-        cursor.close()
 
 
 def run(conn, statement, params):
     """An INSERT, UPDATE or DELETE with one dict of values, or with a list of them (all with the same keys);
     the number of rows it touched."""
-    many = isinstance(params, list)
-    if many and not params:
+    batch = params if isinstance(params, list) else [params]
+    if not batch:
         return 0
-    first = params[0] if many else params
-    compiled = _ready(conn, statement, tuple(first))
-    cursor = _cursor(conn)
-    try:
-        if many and len(params) > 1:
-            batch = [compiled.bound(values) for values in params]
-            _tell(conn, compiled.sql, batch, many=True)
-            cursor.executemany(compiled.sql, batch)
+    compiled = _ready(conn, statement, tuple(batch[0]))
+    with _cursor(conn) as cursor:
+        values = [compiled.bound(one) for one in batch]
+        many = len(values) > 1
+        _tell(conn, compiled.sql, values if many else values[0], many)
+        if many:
+            cursor.executemany(compiled.sql, values)
         else:
-            values = compiled.bound(first)
-            _tell(conn, compiled.sql, values)
-            cursor.execute(compiled.sql, values)
+            cursor.execute(compiled.sql, values[0])
         return cursor.rowcount
-    except (conn.dialect.loaded_dbapi.Error, TypeError, ValueError) as exc:  # the driver's, or a value it
-        raise StoreUnavailable(type(exc).__name__) from None  # cannot adapt (Core: StatementError)
-    finally:
-        cursor.close()
