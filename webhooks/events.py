@@ -5,7 +5,7 @@ by delivery/events.py (issue 20, item 2).
 Neither vendor signs what it sends: the vendor's own token in the URL (MAILKIT_EVENTS_TOKEN,
 JUSTCLICK_EVENTS_TOKEN; unset: the route is off, 404) lets it in, and the event is still only a claim that
 the source vendor is asked to confirm. Mailkit does not retry: an event chosen to be ignored is answered 200,
-a body that is no event 400 or 422, an event its vendor could not confirm now 503 (the reconcile finds it).
+a body that is no event 422, an event its vendor could not confirm now 503 (the reconcile finds it).
 """
 
 import hmac

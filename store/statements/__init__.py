@@ -1,7 +1,8 @@
 """Every statement the ledger runs, by name, built once (after procrastinate's queries.sql): the one place
 to read what the store asks the database. The store's other modules say when and with what values; no
 module but these builds SQL. Statements are SQLAlchemy Core, run through `Connection.execute` (its
-compiled cache makes a statement built once compile once per dialect). Where a query's shape depends on
+compiled cache makes a statement built once compile once per dialect), except the hot path's, which
+store/hot.py compiles once per dialect and runs on the driver's cursor. Where a query's shape depends on
 optional filters, a function here builds it from these same pieces.
 
 Dialect-specific upserts are kept by dialect name: `ON CONFLICT` is spelled by each dialect's own `insert`.
