@@ -13,7 +13,7 @@ import metrics
 from commands import pass_relay
 from commands.unsubscribe import Destination
 from delivery.export import FORMATS, export_lines
-from delivery.imports import Importer, Unreadable, check_utf8, count_lines, open_text
+from delivery.imports import Importer, Unreadable, check_utf8, open_text
 from delivery.proof import jsonable, proof_for, proof_lines
 from schemas.fields import parse_duration
 from schemas.inbound import canonical
@@ -139,13 +139,13 @@ def import_command(relay, path, to, group, campaign, send_optout, window, dry_ru
     """Queue a suppression list (CSV with a header of field names, one address per line, or JSON Lines).
     A file that is not UTF-8 is refused before anything is queued; a bad line is reported and skipped."""
     try:
-        check_utf8(path)
+        lines = check_utf8(path)
     except Unreadable as exc:  # exit 1 with the reason, no traceback
         raise click.ClickException(f"{path}: {exc}") from None
     defaults = {"group": group, "campaign": campaign, "send_optout": send_optout}
     importer = Importer(relay.service, to,
                         canonical({k: v for k, v in defaults.items() if v is not None}), parse_age(window), dry_run)
-    with open_text(path) as stream, progress_bar(path) as advance:
+    with open_text(path) as stream, progress_bar(lines) as advance:
         summary = importer.run(stream, advance)
     for bad in summary.errors:
         click.echo(json.dumps(bad, ensure_ascii=False), err=True)
@@ -153,13 +153,13 @@ def import_command(relay, path, to, group, campaign, send_optout, window, dry_ru
 
 
 @contextmanager
-def progress_bar(path):
-    """A tqdm bar over the file's lines on a terminal (stderr), nothing when piped: the lines are counted
-    first (one quick pass over the bytes), so it shows a total, a percentage and the time left."""
+def progress_bar(lines):
+    """A tqdm bar over the file's `lines` on a terminal (stderr), nothing when piped: counted by the UTF-8
+    check's pass over the bytes, so it shows a total, a percentage and the time left."""
     from tqdm import tqdm
 
     interactive = sys.stderr.isatty()
-    total = count_lines(path) if interactive else None
+    total = lines if interactive else None
     with tqdm(total=total, unit=" lines", disable=not interactive, file=sys.stderr, mininterval=0.5) as bar:
         def advance(line):
             bar.update(line - bar.n)

@@ -203,7 +203,9 @@ class Importer:
 
 def check_utf8(path):
     """Refuse, before anything is queued, a file that is not UTF-8 (with or without a BOM): a UTF-16 or
-    UTF-32 one, NUL bytes (UTF-16 without its mark) or bytes UTF-8 cannot decode. Raises Unreadable."""
+    UTF-32 one, NUL bytes (UTF-16 without its mark) or bytes UTF-8 cannot decode. Raises Unreadable.
+    Returns how many lines the file holds (the last one counts without its newline): the progress bar's
+    total, from the same pass."""
     with io.open(path, "rb") as raw:
         head = raw.read(4)
         for bom, name in BOMS:
@@ -211,12 +213,13 @@ def check_utf8(path):
                 raise Unreadable(f"the file is {name} text (it starts with a {name} byte order mark): "
                                  f"{SAVE_AS}")
         raw.seek(0)
-        _check_bytes(raw)
+        return _check_bytes(raw)
 
 
 def _check_bytes(raw):
-    """Decode the whole file chunk by chunk (memory stays bounded); the first bad byte is named by line."""
-    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    """Decode the whole file chunk by chunk (memory stays bounded); the first bad byte is named by line.
+    Returns the number of lines."""
+    decoder, line, last = codecs.getincrementaldecoder("utf-8")(), 1, NEWLINE
     while chunk := raw.read(CHUNK):
         held = len(decoder.getstate()[0])  # bytes of a character split across two chunks
         try:
@@ -227,22 +230,14 @@ def _check_bytes(raw):
         if NUL in chunk:
             at = line + chunk.count(NEWLINE, 0, chunk.index(NUL))
             raise Unreadable(f"line {at} holds a NUL byte, as UTF-16 or UTF-32 text does: {SAVE_AS}")
-        line += chunk.count(NEWLINE)
+        line, last = line + chunk.count(NEWLINE), chunk[-1:]
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise Unreadable(f"the file ends inside a character (line {line}): {SAVE_AS}") from None
+    return line - 1 + (last != NEWLINE)
 
 
 def open_text(path):
     """The file as text (UTF-8, a BOM ignored), with universal newlines; check_utf8 first."""
     return io.open(path, encoding="utf-8-sig", newline="")
-
-
-def count_lines(path):
-    """How many lines the file holds (the last one counts without its newline), read in chunks."""
-    count, last = 0, b"\n"
-    with open(path, "rb") as raw:
-        while chunk := raw.read(CHUNK):
-            count, last = count + chunk.count(b"\n"), chunk[-1:]
-    return count + (last != b"\n")

@@ -89,8 +89,8 @@ def test_import_refuses_an_unconfigured_destination_line_by_line(make_app, tmp_p
     (b"", 0), (b"a\n", 1), (b"a", 1), (b"a\nb", 2), (b"a\nb\n", 2), (b"\n\n", 2),
     (b"x" * (1 << 20) + b"\ny", 2),
 ], ids=["empty", "one", "one-without-newline", "two-without-newline", "two", "blank-lines", "past-a-chunk"])
-def test_count_lines(tmp_path, content, lines):
-    from delivery.imports import count_lines
+def test_the_utf8_check_counts_the_lines(tmp_path, content, lines):
+    from delivery.imports import check_utf8
     path = tmp_path / "list.csv"
     path.write_bytes(content)
-    assert count_lines(path) == lines
+    assert check_utf8(path) == lines
