@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from sandbox.launch import StartError, child_env, run
-from sandbox.setup import FORM_KEY, shared_token
+from sandbox.setup import FORM_KEY, first_token
 
 
 @click.command("sandbox")
@@ -24,8 +24,7 @@ def sandbox_command(port):
     """Run web (gunicorn, as the Procfile does) and worker against the simulators, on 127.0.0.1; Ctrl-C stops
     both. The banner shows the webhook token, the form key and what each address marker answers."""
     env = child_env(port)
-    configured = env.get("WEBHOOK_TOKENS", "").replace(",", " ").split()
-    token = configured[0] if configured else shared_token(current_app.instance_path)
+    token = first_token(env, current_app.instance_path, "WEBHOOK_TOKENS")
     form_key = (env.get("FORM_KEYS", "").replace(",", " ").split() or [FORM_KEY])[0]
     try:
         code = run(current_app.root_path, port, (token, form_key), lambda text: click.echo(text, err=True))
@@ -59,8 +58,7 @@ def sandbox_event_command(address, vendor, method, listed, port):
     """Post the opt-out a vendor itself would send (Mailkit's webhook, JustClick's notification) to the
     sandbox running on 127.0.0.1:PORT (`flask sandbox`), and print what came of it."""
     body, content_type = vendor_event(vendor, address, method, listed)
-    token = os.environ.get(f"{vendor.upper()}_EVENTS_TOKEN", "").strip() or (
-        os.environ.get("WEBHOOK_TOKENS", "").replace(",", " ").split() or [shared_token(current_app.instance_path)])[0]
+    token = first_token(os.environ, current_app.instance_path, f"{vendor.upper()}_EVENTS_TOKEN", "WEBHOOK_TOKENS")
     token = urllib.parse.quote(token, safe="")
     request = urllib.request.Request(f"http://127.0.0.1:{port}/hooks/{vendor}/events?token={token}", data=body,
                                      headers={"Content-Type": content_type}, method="POST")

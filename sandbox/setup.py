@@ -40,6 +40,16 @@ def shared_token(instance_path):
         return f.read().strip()
 
 
+def first_token(env, instance_path, *names):
+    """The first token of the first of `names` set in `env` (comma- or space-separated lists), else the
+    sandbox's shared token: what the sandbox's banner and `flask sandbox-event` use."""
+    for name in names:
+        tokens = env.get(name, "").replace(",", " ").split()
+        if tokens:
+            return tokens[0]
+    return shared_token(instance_path)
+
+
 def sandbox_env(env, instance_path):
     """(environment, problems): with SANDBOX on and no real credentials, the simulators' settings (started
     in this process), a shared token when WEBHOOK_TOKENS is unset and FORM_KEY when FORM_KEYS is. Never
@@ -56,5 +66,5 @@ def sandbox_env(env, instance_path):
     if not env.get("FORM_KEYS", "").strip():
         out["FORM_KEYS"] = FORM_KEY
     for name in ("MAILKIT_EVENTS_TOKEN", "JUSTCLICK_EVENTS_TOKEN"):  # `flask sandbox-event` fires with it
-        out[name] = env.get(name, "").strip() or out["WEBHOOK_TOKENS"].replace(",", " ").split()[0]
+        out[name] = first_token(out, instance_path, name, "WEBHOOK_TOKENS")
     return out, []
