@@ -14,7 +14,7 @@ from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRe
 from connectors.php import http_build_query
 from connectors.vendor import Option, Var, Vendor, check_url
 from schemas.events import NotAnEvent, VendorEvent
-from schemas.fields import Name
+from schemas.fields import CONTROL, Name
 from schemas.shapes import Confirmation, Delivery, Outcome
 from status import CONFIRMED, NOT_SUBSCRIBED, STILL_SUBSCRIBED, UNSUBSCRIBED
 
@@ -198,7 +198,7 @@ def read_notification(form):
     email, group, status = (str(form.get(key) or "").strip() for key in ("email", "id_group", "status"))
     if "@" not in email or len(email) > 320 or len(group) > 255 or status not in ("0", "1", "2"):
         raise NotAnEvent("a JustClick notification carries an email, its id_group and a status 0, 1 or 2")
-    if any(ord(c) < 32 or ord(c) == 127 for c in email + group):
+    if CONTROL.search(email + group):
         raise NotAnEvent("email or id_group holds control characters")
     return VendorEvent("justclick", email, "notification", None, group or None, unsubscribe=status == "0")
 

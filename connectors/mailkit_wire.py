@@ -13,6 +13,7 @@ from connectors.base import short
 from connectors.errors import (APIConnectionError, ConfigurationError, InvalidRequestError, UpstreamError,
                                VerificationError)
 from schemas.events import NotAnEvent, VendorEvent
+from schemas.fields import CONTROL
 from schemas.shapes import Confirmation
 from status import CONFIRMED, STILL_SUBSCRIBED
 
@@ -110,7 +111,7 @@ def _text(body, name):
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise NotAnEvent(f"{name} is not a string")
     text = str(value).strip()
-    if len(text) > LIMITS[name] or any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if len(text) > LIMITS[name] or CONTROL.search(text):
         raise NotAnEvent(f"{name} is too long or holds control characters")
     return text
 

@@ -7,17 +7,16 @@ operator log and the app log hold only the masked address."""
 
 import json
 import logging
-import re
 
 from flask import Response, abort, render_template, request
 
 from console.pages import DELIVERY_ID
 from delivery.proof import jsonable, proof_for
 from masking import mask
+from schemas.fields import CONTROL
 
 log = logging.getLogger("unsub_relay.console")
 MAX_ADDRESS = 320  # the ledger's target column
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FROM_SEARCH = "1"  # ?address=1: the address the operator's last search kept with the session
 
 

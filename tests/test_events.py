@@ -139,9 +139,11 @@ def test_an_unset_token_turns_the_routes_off(make_app, justclick, mailkit):
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"", json.dumps({"DATE": "2026-03-01"}),
                                   json.dumps(mailkit_body("a\x00b@example.com")),
+                                  json.dumps(mailkit_body("a\x85b@example.com")),
                                   json.dumps(mailkit_body("x" * 400 + "@example.com")),
                                   json.dumps(mailkit_body({"nested": 1})), json.dumps(mailkit_body("not-an-address"))],
-                         ids=["text", "array", "empty", "no-email", "control", "long", "object", "unreadable"])
+                         ids=["text", "array", "empty", "no-email", "control", "c1-control", "long", "object",
+                              "unreadable"])
 def test_a_body_that_is_no_event_is_refused_with_nothing_sent(app, justclick, mailkit, body):
     answer = to_mailkit(app.test_client(), body)
     assert (answer.status_code, answer.json["status"]) == (422, "rejected")
@@ -242,8 +244,9 @@ def test_mailkit_event_reading(body, expected):
     ({"email": "a@example.com", "id_group": "Main", "status": "2"},
      VendorEvent("justclick", "a@example.com", "notification", None, "Main", unsubscribe=False)),
     ({"email": "a@example.com", "status": "7"}, NotAnEvent), ({"status": "0"}, NotAnEvent),
-    ({"email": "a@example.com\r\nX: y", "status": "0"}, NotAnEvent)],
-    ids=["unsubscribe", "subscribe", "odd-status", "no-email", "control"])
+    ({"email": "a@example.com\r\nX: y", "status": "0"}, NotAnEvent),
+    ({"email": "a@example.com", "id_group": "Ma\x9bin", "status": "0"}, NotAnEvent)],
+    ids=["unsubscribe", "subscribe", "odd-status", "no-email", "control", "c1-control"])
 def test_justclick_notification_reading(form, expected):
     from delivery.events import read_event
     if expected is NotAnEvent:
