@@ -64,14 +64,20 @@ class Confirmations:
     def claim_confirmations(self, owner, limit):
         """Lease up to `limit` deliveries of this mode whose read-back is due to `owner`, as Deliveries, at
         destinations that can be read back and as each one's rate admits (an open breaker waits)."""
-        if self.confirm_after <= 0 or not self.read_back:
+        if self.confirm_after <= 0 or not self.read_back or not self._any_confirmation_due():
             return []
+
         def due(conn, name, gate, now, taken):
             if gate["state"] == OPEN or taken >= limit:
                 return None
             return list(conn.execute(sql.CONFIRM_DUE, {"now": now, "destination": name, "mode": self.mode,
                                                        "limit": limit - taken}).scalars())
         return self._lease_through_gates(owner, self.read_back, due)
+
+    def _any_confirmation_due(self):
+        with self.writer.reading() as conn:
+            return conn.execute(sql.CONFIRM_ANY_DUE, {"now": self.now(), "destinations": sorted(self.read_back),
+                                                      "mode": self.mode}).first() is not None
 
     def record_confirmations(self, pairs, owner):
         """Store [(Delivery, Confirmation)] on the rows this owner still holds, in one transaction; returns

@@ -268,3 +268,11 @@ def test_read_backs_wait_for_an_open_breaker_and_take_their_turn_at_the_rate(sto
         assert store.ledger.claim_confirmations("reader", 10) == []
     finally:
         store.close()
+
+
+def test_an_idle_poll_with_no_read_back_due_writes_nothing(store):
+    """Nothing due: no write transaction, so no gate row is made or locked for the read-back destinations."""
+    from sqlalchemy import text
+    assert store.ledger.claim_confirmations("w1", 8) == []
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM destination_gates")).scalar() == 0

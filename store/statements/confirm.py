@@ -11,6 +11,11 @@ from store.statements.base import A, D, UNLEASED, ids
 CONFIRM_DUE = (select(D.id).where(D.confirm_due_at <= bindparam("now"), D.status == DONE,
                                   D.destination == bindparam("destination"), D.mode == bindparam("mode"), UNLEASED)
                .order_by(D.confirm_due_at).limit(bindparam("limit")).with_for_update(skip_locked=True))
+# Whether any read-back is due at these destinations: a plain read through the same index, so an idle
+# worker's poll takes no write transaction and locks no gate when none is.
+CONFIRM_ANY_DUE = select(D.id).where(D.confirm_due_at <= bindparam("now"), D.status == DONE,
+                                     D.destination.in_(ids("destinations")), D.mode == bindparam("mode"),
+                                     UNLEASED).limit(1)
 # What deciding a read-back's result needs of the rows this owner still holds.
 CONFIRMING = select(D.id, D.destination, D.confirm_attempts, D.completed_at).where(
     D.id.in_(ids()), D.lease_owner == bindparam("owner"), D.status == DONE)
