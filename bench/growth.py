@@ -44,9 +44,8 @@ def ledger_calls(app, size):
         done = Outcome("justclick", "unsubscribed", "0", "OK", started_at=utcnow(), duration_ms=1)
         ledger.record([(placed[0], done)], owner, "web")
 
-    def dedup(i):  # the look-up accept makes for every plan, on a recent address (a hit)
-        with store.writer.reading() as conn:
-            ledger._place(conn, plan(bulk.existing_target(size - 1 - i % 100)), utcnow(), 600)
+    def dedup(i):  # the look-up accept makes for every plan, on a recent address (a hit), read only
+        ledger.would_add([plan(bulk.existing_target(size - 1 - i % 100))], 600)
 
     return {
         "accept + record": accept_record,

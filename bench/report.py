@@ -5,6 +5,8 @@ import platform
 import re
 import statistics
 
+from bench.contest import POSTGRES, SQLITE
+
 
 def spread(values):
     """(median, min, max) of a non-empty list of numbers."""
@@ -93,6 +95,17 @@ def matrix_table(fast):
     return lines
 
 
+def store_table(fast):
+    """PostgreSQL against SQLite, paired round by round, per upstream: the production store's cost."""
+    lines = ["| upstream | CPU per webhook, PostgreSQL / SQLite | webhooks/s, PostgreSQL / SQLite |",
+             "|---|---:|---:|"]
+    for scheme, runs in fast.items():
+        if SQLITE in runs and POSTGRES in runs:
+            lines.append(f"| {scheme} | {ratio(runs, POSTGRES, SQLITE, 'cpu_us')} "
+                         f"| {ratio(runs, POSTGRES, SQLITE, 'rps')} |")
+    return lines if len(lines) > 2 else []
+
+
 def main_sections(fast, memory, slow, backlog):
     """The default run: fast upstream (per scheme), 100 ms upstream, one worker's backlog, peak memory."""
     lines = ["## Fast upstream: SQLite and PostgreSQL, plain and HTTPS", "",
@@ -102,6 +115,10 @@ def main_sections(fast, memory, slow, backlog):
              "service's write connection and its read pool under gevent); opened: new ones over all rounds "
              "(pool churn).", "",
              *matrix_table(fast), ""]
+    if store_table(fast):
+        lines += ["PostgreSQL against SQLite, each round paired with the SQLite round beside it (the "
+                  "PostgreSQL side counts its backends' CPU; targets: at most 1.3x the CPU, at least 0.8x "
+                  "the throughput):", "", *store_table(fast), ""]
     for scheme, runs in fast.items():
         lines += [f"## Fast upstream, {SCHEME_TITLES[scheme]}", "", *contest_table(runs), ""]
     return lines + [

@@ -7,12 +7,21 @@ Deliveries read from their rows. `read_delivery` is the one place a row becomes 
 
 import uuid
 from dataclasses import dataclass, fields
+from datetime import datetime
 
 from schemas.shapes import Delivery, asks  # noqa: F401 - asks is the ledger's dedup rule
 
 LIVE, SANDBOX = "live", "sandbox"
 # Delivery fields stored in a column of the same name (request, index and group are stored otherwise).
 COLUMNS = {field.name for field in fields(Delivery)} - {"request", "index", "group"}
+
+
+def recordset(rows, names=None):
+    """`rows` (dicts) as the value of a recordset parameter (statements.recordset: one JSON document for a
+    batch): the `names`d values (all, by default), datetimes as ISO text (naive UTC, as the store keeps
+    them, which PostgreSQL reads back exactly)."""
+    return [{name: value.isoformat() if isinstance(value, datetime) else value
+             for name, value in row.items() if names is None or name in names} for row in rows]
 
 
 def new_id():

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from store import hot
 from store import statements as sql
 from store.models import DELIVERIES
-from tests.conftest import store_of
+from store.rows import recordset
+from tests.conftest import TRUNCATE_ALL, store_of
 
 WHEN = datetime(2026, 12, 3, 18, 40, 44, 123456)
 ROW = {"request_id": "r1", "item_index": 0, "idempotency_key": None, "destination": "justclick",
@@ -20,7 +21,23 @@ ROW = {"request_id": "r1", "item_index": 0, "idempotency_key": None, "destinatio
        "next_attempt_at": WHEN, "retry_since": WHEN, "lease_owner": None, "lease_until": None, "mode": "live",
        "channel": "webhook", "auth_method": "token", "received_at": WHEN}
 WRITERS = {"core": lambda conn, rows: conn.execute(sql.INSERT_DELIVERY, rows),
-           "driver": lambda conn, rows: hot.run(conn, sql.INSERT_DELIVERY, rows)}
+           "driver": lambda conn, rows: hot.run(conn, sql.INSERT_DELIVERY, rows),
+           # PostgreSQL's batch INSERT: the rows as one JSON recordset (ledger Accepts._insert)
+           "recordset": lambda conn, rows: hot.rows(conn, sql.INSERT_DELIVERIES,
+                                                    {"rows": recordset(rows, sql.NEW_DELIVERY)})}
+
+
+@pytest.fixture
+def pg_store_app(env, pg_database):
+    """An app on PostgreSQL alone, with empty tables (what only PostgreSQL runs)."""
+    import psycopg
+
+    from app import create_app
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(TRUNCATE_ALL)
+    app = create_app({**env, "DATABASE_URL": pg_database})
+    yield app
+    store_of(app).close()
 
 
 def written(store, how, ids):
@@ -41,6 +58,32 @@ def test_a_row_written_on_the_driver_reads_back_as_one_written_by_core(store_app
     by_driver = written(store, "driver", [f"d{count}-{i}" for i in range(count)])
     assert by_driver == by_core and len(by_core[0]) == count
     assert by_core[0][0]["created_at"] == WHEN and by_core[0][0]["options"] == {"doi": False}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("count", [1, 3], ids=["one row", "three"])
+def test_a_batch_written_as_a_recordset_reads_back_as_rows_written_by_core(pg_store_app, count):
+    store = store_of(pg_store_app)
+    by_core = written(store, "core", [f"rc{count}-{i}" for i in range(count)])
+    by_recordset = written(store, "recordset", [f"rr{count}-{i}" for i in range(count)])
+    assert by_recordset == by_core and len(by_core[0]) == count
+
+
+@pytest.mark.postgres
+def test_a_batch_look_up_returns_each_address_s_rows_as_its_own_look_up(pg_store_app):
+    store = store_of(pg_store_app)
+    written(store, "core", ["m1", "m2"])
+    asked = [("anna.example@EXAMPLE.com", "Main"), ("nobody@example.com", "Main"), ("ANNA.example@example.com", None)]
+    since = datetime(2026, 1, 1)
+    with store.writer.writing() as conn:
+        one_by_one = [hot.rows(conn, sql.DEDUP_NO_GROUP if group is None else sql.DEDUP_GROUP,
+                               {"target": target, "destination": "justclick", "group": group, "since": since,
+                                "mode": "live"}) for target, group in asked]
+        batch = hot.rows(conn, sql.DEDUP_MANY, {"q": [0, 1, 2], "targets": [t for t, _ in asked],
+                                                "destinations": ["justclick"] * 3, "groups": [g for _, g in asked],
+                                                "sinces": [since] * 3, "mode": "live"})
+    by_query = [[{k: v for k, v in row.items() if k != "q"} for row in batch if row["q"] == n] for n in range(3)]
+    assert by_query == one_by_one and [len(rows) for rows in by_query] == [2, 0, 0]
 
 
 def test_a_look_up_on_the_driver_returns_what_core_returns(store_app):

@@ -1,7 +1,7 @@
 """The senders' statements: locks, accept (key, dedup, gate, insert), record (attempt, gate, result),
 claim, release, replay, backlog."""
 
-from sqlalchemy import String, any_, bindparam, column, func, insert, or_, select, text, update
+from sqlalchemy import JSON, Integer, String, any_, bindparam, column, func, insert, or_, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
 from status import DONE, FAILED, PENDING
@@ -36,6 +36,40 @@ _DEDUP = (select(D.id, D.target, D.status, D.outcome, D.last_code, D.payload).wh
 DEDUP_NO_GROUP = _DEDUP.where(D.group_name.is_(None)).order_by(D.created_at.desc()).limit(DEDUP_CANDIDATES)
 DEDUP_GROUP = (_DEDUP.where(D.group_name == bindparam("group")).order_by(D.created_at.desc())
                .limit(DEDUP_CANDIDATES))
+# PostgreSQL: the look-ups of a whole batch of accepts in one statement, each asked row (`q`, its index in
+# the parallel arrays) joined laterally to its own newest candidates, through the same index.
+_ASKED = (func.unnest(bindparam("q", type_=ARRAY(Integer)), bindparam("targets", type_=ARRAY(String)),
+                      bindparam("destinations", type_=ARRAY(String)), bindparam("groups", type_=ARRAY(String)),
+                      bindparam("sinces", type_=ARRAY(D.created_at.type)))
+          .table_valued(column("q", Integer), column("target", String), column("destination", String),
+                        column("group_name", String), column("since", D.created_at.type))
+          .render_derived(name="asked"))
+_CANDIDATES = (select(D.id, D.target, D.status, D.outcome, D.last_code, D.payload).where(
+    func.lower(D.target) == func.lower(_ASKED.c.target), D.destination == _ASKED.c.destination,
+    D.group_name.is_not_distinct_from(_ASKED.c.group_name), or_(D.status == PENDING, D.status == DONE),
+    D.created_at >= _ASKED.c.since, D.mode == bindparam("mode"))
+    .order_by(D.created_at.desc()).limit(DEDUP_CANDIDATES).lateral("candidate"))
+DEDUP_MANY = select(_ASKED.c.q, _CANDIDATES).select_from(_ASKED.join(_CANDIDATES, true()))
+
+
+def recordset(name, columns):
+    """PostgreSQL: a FROM of the rows given as one JSON parameter `rows` (a list of objects; datetimes as ISO
+    text), typed as `columns` {name: type}. A batch is one parameter: psycopg dumps an array parameter
+    element by element in Python, which for a batch's twenty columns cost more than the statement."""
+    return (func.json_to_recordset(bindparam("rows", type_=JSON))
+            .table_valued(*(column(key, type_) for key, type_ in columns.items()))
+            .render_derived(name=name, with_types=True))
+
+
+# PostgreSQL: a batch's new rows in one INSERT (an executemany is a statement per row on the server); the
+# columns are those a new row is given (ledger._row), the others take their server defaults or none.
+NEW_DELIVERY = ("id", "request_id", "item_index", "idempotency_key", "destination", "target", "group_name",
+                "campaign", "options", "payload", "status", "attempts", "created_at", "updated_at",
+                "next_attempt_at", "retry_since", "lease_owner", "lease_until", "mode", "channel", "auth_method",
+                "received_at")
+_NEW = recordset("new", {name: D[name].type for name in NEW_DELIVERY})
+INSERT_DELIVERIES = (insert(DELIVERIES).from_select(NEW_DELIVERY, select(*(_NEW.c[name] for name in NEW_DELIVERY)),
+                                                    include_defaults=False).returning(D.id))
 INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIVERIES), insert(ATTEMPTS)
 KEY_STATE = select(R.id, R.fingerprint, R.answer, R.lease_until).where(R.idempotency_key == bindparam("key"))
 SET_ANSWER = update(REQUESTS).where(R.id == bindparam("_id"))
@@ -65,7 +99,7 @@ PROBE_NOW = (update(GATES).where(G.destination.in_(ids("destinations")), G.state
 _ATTEMPT = {f"a_{col.name}": col for col in (A.delivery_id, A.number, A.started_at, A.duration_ms, A.sender,
                                              A.outcome, A.code, A.text, A.error_kind)}
 RECORDED = (*RESULT_COLUMNS, "confirm_due_at")  # what a result sets on its row
-_SENT = {**_ATTEMPT, **{f"r_{name}": D[name] for name in RECORDED}}
+_SENT = {**_ATTEMPT, **{f"r_{name}": D[name] for name in RECORDED}, "r_owner": D.lease_owner}  # owner: the guard
 RECORD_ATTEMPT = {name: col.name for name, col in _ATTEMPT.items()}  # parameter: key of the attempt's row
 RECORD_RESULT = {f"r_{name}": name for name in RECORDED}  # parameter: key of the result's change
 _SETTLED = update(GATES).where(G.destination == any_(bindparam("settle", type_=ARRAY(String))), _UNSETTLED)
@@ -73,7 +107,7 @@ _SETTLED = update(GATES).where(G.destination == any_(bindparam("settle", type_=A
 
 def _record(batch):
     attempted = insert(ATTEMPTS).from_select(list(_ATTEMPT.values()), select(*(batch.c[name] for name in _ATTEMPT)))
-    results = (update(DELIVERIES).where(D.id == batch.c.a_delivery_id, D.lease_owner == bindparam("_owner"),
+    results = (update(DELIVERIES).where(D.id == batch.c.a_delivery_id, D.lease_owner == batch.c.r_owner,
                                         D.status == PENDING)
                .values(**{key: batch.c[name] for name, key in RECORD_RESULT.items()}).returning(D.id).cte("results"))
     return select(results.c.id).add_cte(attempted.cte("attempted"), _SETTLED.values(**SETTLED).cte("settled"))
@@ -81,9 +115,7 @@ def _record(batch):
 
 RECORD_ONE = _record(select(*(bindparam(name, type_=col.type).label(name) for name, col in _SENT.items()))
                      .cte("batch"))
-RECORD = _record(select(func.unnest(*(bindparam(name, type_=ARRAY(col.type)) for name, col in _SENT.items()))
-                        .table_valued(*(column(name, col.type) for name, col in _SENT.items()))
-                        .render_derived(name="sent")).cte("batch"))
+RECORD = _record(select(recordset("sent", {name: col.type for name, col in _SENT.items()})).cte("batch"))
 
 
 # --- Worker: claim, release, replay ---------------------------------------------------------------------------
