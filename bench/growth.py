@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from bench import bulk, cpu
 from bench.procs import LOGIN, SECRET, TOKEN, pg_database

@@ -72,8 +72,8 @@ class Accepts:
         window = self.dedup_window if dedup_window is None else dedup_window
         window = window if dedup else 0
         locks = [lock_key(d.destination, d.target.lower()) for d in deliveries] if window > 0 else []
-        asked = _Asked(deliveries, key, fingerprint, lease_owner, now, new_id(), self._lease_until(now), window,
-                       locks)
+        asked = _Asked(deliveries, key, fingerprint, lease_owner, now, new_id(), self._lease_until(now),
+                       window, locks)
         return self.writer.together(self._accept_many, asked, locks, locks_in_work=self.writer.postgres)
 
     def _accept_many(self, conn, batch):
@@ -84,12 +84,13 @@ class Accepts:
         peeked = self._lock_and_peek(conn, batch)
         taken = [self._take_key(conn, a) if a.key else None for a in batch]
         todo = [a for a, state in zip(batch, taken) if state is None]
-        found = self._candidates(conn, [(d, a.now, a.window) for a in todo if a.window > 0 for d in a.deliveries])
+        windowed = [(d, a.now, a.window) for a in todo if a.window > 0 for d in a.deliveries]
+        found = self._candidates(conn, windowed)
         fresh, placed = {}, []  # fresh: this batch's new rows, as the look-up would find them
         for a in todo:
             placed.append(self._placed(a, found, fresh))
-            for place in placed[-1]:
-                if place.is_new and a.window > 0:
+            for place in placed[-1]:  # a new row answers those after it, whether or not its request deduped
+                if place.is_new:
                     fresh.setdefault(_lookup(place), []).insert(0, _candidate(place))
         sending = [(a, p) for a, p in zip(todo, placed) if a.lease_owner]
         admitted = iter(self._admit(conn, sending, peeked))
@@ -99,7 +100,8 @@ class Accepts:
         return [next(accepted) if state is None else state for state in taken]
 
     def _insert(self, conn, rows):
-        """The new rows: one statement on PostgreSQL (parallel arrays), an executemany on SQLite."""
+        """The new rows: one statement on PostgreSQL (the rows as one JSON recordset), an executemany on
+        SQLite."""
         if rows and self.writer.postgres:
             hot.rows(conn, sql.INSERT_DELIVERIES, {"rows": recordset(rows, sql.NEW_DELIVERY)})
         elif rows:
@@ -153,7 +155,8 @@ class Accepts:
         only, for a dry run."""
         now = self.now()
         with self.writer.reading() as conn:
-            found = self._candidates(conn, [(d, now, dedup_window) for d in deliveries] if dedup_window > 0 else [])
+            windowed = [(d, now, dedup_window) for d in deliveries] if dedup_window > 0 else []
+            found = self._candidates(conn, windowed)
         since = now - timedelta(seconds=dedup_window)
         return [self._place(d, now, dedup_window, found.get(_query(d, since), [])).is_new for d in deliveries]
 
@@ -231,7 +234,8 @@ class Accepts:
         elif d.wait:
             lease_until += turn - now
         how = d.request
-        return {"id": d.id, "request_id": asked.request_id, "item_index": d.index, "idempotency_key": asked.key,
+        return {"id": d.id, "request_id": asked.request_id, "item_index": d.index,
+                "idempotency_key": asked.key,
                 "destination": d.destination, "target": d.target, "group_name": d.group,
                 "campaign": d.campaign, "options": d.options, "payload": d.payload,
                 "status": PENDING, "attempts": 0, "created_at": now, "updated_at": now,

@@ -5,6 +5,7 @@ from errors import StoreUnavailable
 from store import hot
 from store.statements import ADVISORY_LOCKS
 
+
 class _Rerun(Exception):
     """A job of a batch failed: the batch's transaction rolls back and its jobs run again one by one."""
 
@@ -34,14 +35,21 @@ def _grouped(batch):
     groups = {}
     for job in batch:
         groups.setdefault(job.kind, []).append(job)
-    return sorted(groups.values(), key=lambda jobs: not (jobs[0].locks and jobs[0].locks_in_work))
+    return sorted(groups.values(), key=lambda jobs: not (jobs[0].locks_in_work and _holds_locks(jobs)))
+
+
+def _holds_locks(jobs):
+    return any(job.locks for job in jobs)
 
 
 def _locks_in_work(groups):
     """Whether the one kind holding advisory locks takes them all itself (its first statement, sorted):
     otherwise the batch takes every job's locks first, in one sorted order, so two batches never deadlock."""
-    holders = [jobs for jobs in groups if any(job.locks for job in jobs)]
-    return len(holders) == 1 and holders[0][0].locks_in_work and (len(holders[0]) == 1 or holders[0][0].runner)
+    holders = [jobs for jobs in groups if _holds_locks(jobs)]
+    if len(holders) != 1:
+        return False
+    first = holders[0][0]
+    return first.locks_in_work and (len(holders[0]) == 1 or first.runner is not None)
 
 
 class GroupCommit:
@@ -70,11 +78,17 @@ class GroupCommit:
 
         The jobs of one runner that share a batch are run by one call, so a batch of accepts sends one
         dedup look-up and one INSERT for all of them, not one per request: under load a webhook then costs
-        about one round trip, where a transaction per job cost five (bench/run.py --roundtrips). With
-        `locks_in_work` the runner takes every item's advisory locks itself, sorted, in its first statement.
+        about one round trip, where a transaction per job cost four and a half (bench/run.py --roundtrips).
+        With `locks_in_work` the runner takes every item's advisory locks itself, sorted, in its first
+        statement.
         A runner whose call is `one_statement` (atomic by itself) runs in autocommit on PostgreSQL when its
         jobs make the whole batch: no BEGIN and no COMMIT round trip, and the commit still waits for its WAL
-        flush (synchronous_commit as configured, never off)."""
+        flush (synchronous_commit as configured, never off). Such a runner takes no locks (autocommit would
+        release them at once) and may fail only before or in its statement (after it, the statement is
+        committed and a rerun would write it twice). Cut off while its statement runs (a timeout), it may
+        have committed: its callers are told StoreUnavailable, as when a COMMIT is cut off."""
+        if one_statement and locks:
+            raise ValueError("a one-statement job runs in autocommit: it cannot hold advisory locks")
         return self._submit(_Job(None, tuple(locks), locks_in_work, runner, item, one_statement))
 
     def _submit(self, job):

@@ -97,35 +97,38 @@ class Ledger(Accepts, Leases, Confirmations):
         gate and there is no answer to store, the records that meet in one write transaction share that
         statement, which is the whole transaction when they are all it holds (one round trip)."""
         settles = all(self.gates.settles(o) for o in sent)
+        recorded = _Recorded(attempts, changes, owner, tuple(o.destination for o in sent) if settles else ())
         if settles and not answer:
-            recorded = _Recorded(attempts, changes, owner, tuple(o.destination for o in sent))
             done = self.writer.together(self._record_many, recorded, one_statement=True)
         else:
             def work(conn):
                 self._set_answer(conn, answer)
                 if not settles:
                     self._observe(conn, sent, now)
-                return self._record_many(conn, [_Recorded(attempts, changes, owner, ())])[0]
+                return self._record_many(conn, [recorded])[0]
             done = self.writer.transaction(work)
         return [c for c in changes if c["_id"] in done]
 
     @staticmethod
     def _record_many(conn, batch):
         """The attempts and results of every _Recorded in `batch`, and the gates they settle, in one
-        statement; for each, the ids of the rows whose lease still held (the same set, for all)."""
+        statement; for each, the ids of its rows whose lease it still held (two owners may record the same
+        row in one batch: the one whose lease was taken over is told so). Nothing but the statement may
+        fail once it has run: in autocommit it is already committed (WriteEngine.together)."""
         attempts = [row for one in batch for row in one.attempts]
         changes = [{**change, "_owner": one.owner} for one in batch for change in one.changes]
         settle = sorted({name for one in batch for name in one.settle})
         statement, params = Ledger._batch(attempts, changes, settle)
-        done = {row["id"] for row in hot.rows(conn, statement, params)}
-        return [done] * len(batch)
+        done = {(row["id"], row["owner"]) for row in hot.rows(conn, statement, params)}
+        return [{row_id for row_id, owner in done if owner == one.owner} for one in batch]
 
     @staticmethod
     def _batch(attempts, changes, settle):
         """(sql.RECORD_ONE or sql.RECORD, its parameters): the attempts and the changes (in the same order,
         each change with its owner) as scalars for one row, a recordset for more."""
         sent = [{**{name: attempt[key] for name, key in sql.RECORD_ATTEMPT.items()},
-                 **{name: change[key] for name, key in sql.RECORD_RESULT.items()}, "r_owner": change["_owner"]}
+                 **{name: change[key] for name, key in sql.RECORD_RESULT.items()},
+                 "r_owner": change["_owner"]}
                 for attempt, change in zip(attempts, changes, strict=True)]
         if len(sent) == 1:
             return sql.RECORD_ONE, {**sent[0], "settle": settle}

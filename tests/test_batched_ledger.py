@@ -1,7 +1,7 @@
-"""Accepts and records that meet in one write transaction are run together (store/ledger.py _accept_many,
-_record_many; store/engine.py WriteEngine.together): one look-up and one INSERT for all the accepts, one
-statement for all the records, and each caller told what it would have been told alone. Real threads
-queued behind a held transaction, on SQLite and PostgreSQL."""
+"""Accepts and records that meet in one write transaction are run together (store/accepts.py _accept_many,
+store/ledger.py _record_many, store/group_commit.py WriteEngine.together): one look-up and one INSERT for all
+the accepts, one statement for all the records, and each caller told what it would have been told alone.
+Real threads queued, in a known order, behind a held transaction, on SQLite and PostgreSQL."""
 
 import threading
 from collections import Counter
@@ -23,8 +23,9 @@ def plan(target, group="Main"):
 
 
 def behind_a_held_transaction(writer, calls):
-    """Run each of `calls` (no arguments) on its own thread while one write transaction is held open, and
-    let it go once all are queued: they meet in the next batch. What each returned or raised, in order."""
+    """Run each of `calls` (no arguments) on its own thread while one write transaction is held open, each
+    queued before the next starts, and let go once all are: they meet in the next batch, in this order.
+    What each returned or raised, in order."""
     inside, release, results = threading.Event(), threading.Event(), [None] * len(calls)
 
     def hold(_conn):
@@ -41,9 +42,9 @@ def behind_a_held_transaction(writer, calls):
     holder.start()
     assert inside.wait(10)
     threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
+    for queued, thread in enumerate(threads, start=1):
         thread.start()
-    wait_for(lambda: writer.queued == len(calls), timeout=10)
+        wait_for(lambda queued=queued: writer.queued == queued, timeout=10)
     release.set()
     for thread in [holder, *threads]:
         thread.join(10)
@@ -85,10 +86,20 @@ def test_an_earlier_row_answers_a_request_in_the_next_batch(store_app):
     ledger = store_of(store_app).ledger
     _, [first] = ledger.accept([plan("dee@example.com")])
     results = behind_a_held_transaction(
-        ledger.writer, [lambda: ledger.accept([plan("DEE@example.com")]), lambda: ledger.accept([plan("eve@x.org")])])
+        ledger.writer, [lambda: ledger.accept([plan("DEE@example.com")]),
+                        lambda: ledger.accept([plan("eve@x.org")])])
     assert [(p.is_new, p.id == first.id) for _, [p] in results] == [(False, True), (True, False)]
     other_group = ledger.accept([plan("dee@example.com", group="Other")])[1][0]
     assert other_group.is_new
+
+
+def test_a_row_written_without_dedup_answers_a_later_request_in_the_batch(store_app):
+    ledger = store_of(store_app).ledger
+    results = behind_a_held_transaction(
+        ledger.writer, [lambda: ledger.accept([plan("joy@example.com")], dedup=False),
+                        lambda: ledger.accept([plan("joy@example.com")])])
+    [first], [second] = (placed for _, placed in results)
+    assert first.is_new and not second.is_new and second.id == first.id
 
 
 def test_the_same_key_twice_in_one_batch_is_taken_once(store_app):
@@ -125,8 +136,24 @@ def test_records_in_one_batch_keep_each_lease_and_share_one_statement(store_app,
     statements.clear()
     results = behind_a_held_transaction(
         ledger.writer, [lambda n=n: ledger.record([sent[n]], f"owner-{n}", "web") for n in range(3)])
-    assert [[change["_id"] for change in changes] for changes in results] == [[sent[0][0].id], [sent[1][0].id], []]
+    applied = [[change["_id"] for change in changes] for changes in results]
+    assert applied == [[sent[0][0].id], [sent[1][0].id], []]
     rows = stored(store_app)
     assert [rows[f"ida{n}@example.com"].status for n in range(3)] == ["done", "done", "pending"]
     if ledger.writer.postgres:  # one statement for the three, which is its own transaction
         assert sum(n for words, n in statements.items() if words.startswith("WITH batch AS")) == 1
+
+
+def test_a_taken_over_lease_in_the_batch_is_told_its_result_did_not_apply(store_app, justclick):
+    """The web's send outlived its lease, a worker took the row over and sent it too: both record in one
+    batch; only the holder's result applies, and the web is told so."""
+    store = store_of(store_app)
+    ledger, service = store.ledger, store_app.extensions["unsub_relay"].service
+    _, [placed] = ledger.accept([plan("kim@example.com")], lease_owner="web-1")
+    sent = service.attempt(placed, "web")
+    with store.engine.begin() as conn:
+        conn.execute(update(DELIVERIES).where(DELIVERIES.c.id == placed.id).values(lease_owner="worker-1"))
+    results = behind_a_held_transaction(ledger.writer, [lambda: ledger.record([sent], "web-1", "web"),
+                                                        lambda: ledger.record([sent], "worker-1", "worker")])
+    assert [[change["_id"] for change in changes] for changes in results] == [[], [placed.id]]
+    assert stored(store_app)["kim@example.com"].status == "done"

@@ -1,4 +1,4 @@
-"""Group commit (store/engine.py WriteEngine.transaction): jobs queued while one transaction runs share the
+"""Group commit (store/group_commit.py, WriteEngine.transaction): jobs queued while one transaction runs share the
 next one, and a job that fails rolls back alone. Real threads on a real database, SQLite and PostgreSQL."""
 
 import threading
@@ -113,3 +113,10 @@ def test_alone_a_job_commits_in_its_own_transaction(writer):
     assert writer.transaction(insert(8)) == 8
     assert len(writer.commits) == 2
     assert ids(writer) == [7, 8]
+
+
+def test_a_one_statement_job_cannot_hold_advisory_locks(writer):
+    """Autocommit would release them at once: refused before anything is queued."""
+    with pytest.raises(ValueError):
+        writer.together(lambda conn, items: items, "x", locks=[1], one_statement=True)
+    assert writer.queued == 0 and writer.together(lambda conn, items: [f"ran {i}" for i in items], "y") == "ran y"

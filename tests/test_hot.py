@@ -73,17 +73,21 @@ def test_a_batch_written_as_a_recordset_reads_back_as_rows_written_by_core(pg_st
 def test_a_batch_look_up_returns_each_address_s_rows_as_its_own_look_up(pg_store_app):
     store = store_of(pg_store_app)
     written(store, "core", ["m1", "m2"])
-    asked = [("anna.example@EXAMPLE.com", "Main"), ("nobody@example.com", "Main"), ("ANNA.example@example.com", None)]
+    with store.writer.writing() as conn:  # and one of no group, which only a look-up of no group finds
+        conn.execute(sql.INSERT_DELIVERY, {**ROW, "id": "m3", "group_name": None})
+    asked = [("anna.example@EXAMPLE.com", "Main"), ("nobody@example.com", "Main"),
+             ("ANNA.example@example.com", None)]
     since = datetime(2026, 1, 1)
     with store.writer.writing() as conn:
         one_by_one = [hot.rows(conn, sql.DEDUP_NO_GROUP if group is None else sql.DEDUP_GROUP,
                                {"target": target, "destination": "justclick", "group": group, "since": since,
                                 "mode": "live"}) for target, group in asked]
-        batch = hot.rows(conn, sql.DEDUP_MANY, {"q": [0, 1, 2], "targets": [t for t, _ in asked],
-                                                "destinations": ["justclick"] * 3, "groups": [g for _, g in asked],
-                                                "sinces": [since] * 3, "mode": "live"})
-    by_query = [[{k: v for k, v in row.items() if k != "q"} for row in batch if row["q"] == n] for n in range(3)]
-    assert by_query == one_by_one and [len(rows) for rows in by_query] == [2, 0, 0]
+        batch = hot.rows(conn, sql.DEDUP_MANY, {
+            "q": [0, 1, 2], "targets": [t for t, _ in asked], "destinations": ["justclick"] * 3,
+            "groups": [g for _, g in asked], "sinces": [since] * 3, "mode": "live"})
+    by_query = [[{k: v for k, v in row.items() if k != "q"} for row in batch if row["q"] == n]
+                for n in range(3)]
+    assert by_query == one_by_one and [len(rows) for rows in by_query] == [2, 0, 1]
 
 
 def test_a_look_up_on_the_driver_returns_what_core_returns(store_app):

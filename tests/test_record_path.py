@@ -57,9 +57,9 @@ def record(pg_database, one_statement, kinds, answer, lost, gate_before):
 @pytest.mark.parametrize("kinds, answer, lost, gate_before", [
     (["ok"], False, False, False), (["ok", "ok", "refused"], False, False, True), (["down"], False, False, True),
     (["ok", "down"], False, False, False), (["ok"], True, False, False), (["ok", "ok"], False, True, False),
-    ([], True, False, False),
+    ([], True, False, False), (["ok"], True, False, True),
 ], ids=["one-success", "batch-settles-a-gate", "failure-opens-the-breaker", "batch-mixed", "with-answer",
-        "lease-lost", "answer-only"])
+        "lease-lost", "answer-only", "with-answer-settles-a-gate"])
 def test_one_statement_leaves_what_three_did(pg_database, kinds, answer, lost, gate_before):
     one = record(pg_database, True, kinds, answer, lost, gate_before)
     three = record(pg_database, False, kinds, answer, lost, gate_before)
@@ -67,3 +67,5 @@ def test_one_statement_leaves_what_three_did(pg_database, kinds, answer, lost, g
     changes, _, attempts, gates = one
     assert len(attempts) == len(kinds) and len(changes) == (0 if lost else len(kinds))
     assert gates and gates[0]["state"] == ("open" if kinds == ["down"] else "closed")
+    if kinds and set(kinds) == {"ok"}:  # a success settles the gate: the failure before it is forgotten
+        assert gates[0]["failures"] == 0

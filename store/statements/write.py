@@ -1,7 +1,8 @@
 """The senders' statements: locks, accept (key, dedup, gate, insert), record (attempt, gate, result),
 claim, release, replay, backlog."""
 
-from sqlalchemy import JSON, Integer, String, any_, bindparam, column, func, insert, or_, select, text, true, update
+from sqlalchemy import (JSON, Integer, String, any_, bindparam, column, func, insert, or_, select, text, true,
+                        update)
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 
 from status import DONE, FAILED, PENDING
@@ -44,12 +45,14 @@ _ASKED = (func.unnest(bindparam("q", type_=ARRAY(Integer)), bindparam("targets",
           .table_valued(column("q", Integer), column("target", String), column("destination", String),
                         column("group_name", String), column("since", D.created_at.type))
           .render_derived(name="asked"))
-_CANDIDATES = (select(D.id, D.target, D.status, D.outcome, D.last_code, D.payload).where(
+_CANDIDATES = (select(D.id, D.target, D.status, D.outcome, D.last_code, D.payload, D.created_at).where(
     func.lower(D.target) == func.lower(_ASKED.c.target), D.destination == _ASKED.c.destination,
     D.group_name.is_not_distinct_from(_ASKED.c.group_name), or_(D.status == PENDING, D.status == DONE),
     D.created_at >= _ASKED.c.since, D.mode == bindparam("mode"))
     .order_by(D.created_at.desc()).limit(DEDUP_CANDIDATES).lateral("candidate"))
-DEDUP_MANY = select(_ASKED.c.q, _CANDIDATES).select_from(_ASKED.join(_CANDIDATES, true()))
+DEDUP_MANY = (select(_ASKED.c.q, *(c for c in _CANDIDATES.c if c.key != "created_at"))
+              .select_from(_ASKED.join(_CANDIDATES, true()))
+              .order_by(_ASKED.c.q, _CANDIDATES.c.created_at.desc()))
 
 
 def recordset(name, columns):
@@ -65,11 +68,13 @@ def recordset(name, columns):
 # columns are those a new row is given (ledger._row), the others take their server defaults or none.
 NEW_DELIVERY = ("id", "request_id", "item_index", "idempotency_key", "destination", "target", "group_name",
                 "campaign", "options", "payload", "status", "attempts", "created_at", "updated_at",
-                "next_attempt_at", "retry_since", "lease_owner", "lease_until", "mode", "channel", "auth_method",
-                "received_at")
+                "next_attempt_at", "retry_since", "lease_owner", "lease_until", "mode", "channel",
+                "auth_method", "received_at")
 _NEW = recordset("new", {name: D[name].type for name in NEW_DELIVERY})
-INSERT_DELIVERIES = (insert(DELIVERIES).from_select(NEW_DELIVERY, select(*(_NEW.c[name] for name in NEW_DELIVERY)),
-                                                    include_defaults=False).returning(D.id))
+INSERT_DELIVERIES = (insert(DELIVERIES)
+                     .from_select(NEW_DELIVERY, select(*(_NEW.c[name] for name in NEW_DELIVERY)),
+                                  include_defaults=False)
+                     .returning(D.id))
 INSERT_REQUEST, INSERT_DELIVERY, INSERT_ATTEMPT = insert(REQUESTS), insert(DELIVERIES), insert(ATTEMPTS)
 KEY_STATE = select(R.id, R.fingerprint, R.answer, R.lease_until).where(R.idempotency_key == bindparam("key"))
 SET_ANSWER = update(REQUESTS).where(R.id == bindparam("_id"))
@@ -93,24 +98,31 @@ ALL_GATES = select(GATES).order_by(G.destination)
 PROBE_NOW = (update(GATES).where(G.destination.in_(ids("destinations")), G.state == OPEN)
              .values(next_probe_at=bindparam("now")))
 # PostgreSQL records in one statement, atomic as the transaction of three it replaced: attempts, settled gates
-# and guarded results (`results`: the ids whose lease held) as data-modifying CTEs over one row of scalars, or
-# a batch as parallel arrays (one shape for any size; arrays cost the driver more). Parameters are named apart
-# from the columns: SQLAlchemy adds a column's namesake to an UPDATE's SET.
+# and guarded results (`results`: the ids whose lease held, with the owner that held it) as data-modifying
+# CTEs over one row of scalars, or a batch as a JSON recordset (one shape for any size). Each result carries
+# the lease owner it is guarded by (`r_owner`): the records of several requests share one statement.
+# Parameters are named apart from the columns: SQLAlchemy adds a column's namesake to an UPDATE's SET.
 _ATTEMPT = {f"a_{col.name}": col for col in (A.delivery_id, A.number, A.started_at, A.duration_ms, A.sender,
                                              A.outcome, A.code, A.text, A.error_kind)}
 RECORDED = (*RESULT_COLUMNS, "confirm_due_at")  # what a result sets on its row
 _SENT = {**_ATTEMPT, **{f"r_{name}": D[name] for name in RECORDED}, "r_owner": D.lease_owner}  # owner: the guard
 RECORD_ATTEMPT = {name: col.name for name, col in _ATTEMPT.items()}  # parameter: key of the attempt's row
 RECORD_RESULT = {f"r_{name}": name for name in RECORDED}  # parameter: key of the result's change
-_SETTLED = update(GATES).where(G.destination == any_(bindparam("settle", type_=ARRAY(String))), _UNSETTLED)
+# The gates to settle are locked in the destinations' order first (as gates.load takes them), so a batch that
+# settles several never waits crosswise on another transaction taking the same gates.
+_SETTLED = update(GATES).where(G.destination.in_(
+    select(G.destination).where(G.destination == any_(bindparam("settle", type_=ARRAY(String))), _UNSETTLED)
+    .order_by(G.destination).with_for_update()))
 
 
 def _record(batch):
     attempted = insert(ATTEMPTS).from_select(list(_ATTEMPT.values()), select(*(batch.c[name] for name in _ATTEMPT)))
     results = (update(DELIVERIES).where(D.id == batch.c.a_delivery_id, D.lease_owner == batch.c.r_owner,
                                         D.status == PENDING)
-               .values(**{key: batch.c[name] for name, key in RECORD_RESULT.items()}).returning(D.id).cte("results"))
-    return select(results.c.id).add_cte(attempted.cte("attempted"), _SETTLED.values(**SETTLED).cte("settled"))
+               .values(**{key: batch.c[name] for name, key in RECORD_RESULT.items()})
+               .returning(D.id, batch.c.r_owner.label("owner")).cte("results"))
+    return (select(results.c.id, results.c.owner)
+            .add_cte(attempted.cte("attempted"), _SETTLED.values(**SETTLED).cte("settled")))
 
 
 RECORD_ONE = _record(select(*(bindparam(name, type_=col.type).label(name) for name, col in _SENT.items()))
