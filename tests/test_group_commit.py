@@ -1,6 +1,8 @@
-"""Group commit (store/group_commit.py, WriteEngine.transaction): jobs queued while one transaction runs share the
-next one, and a job that fails rolls back alone. Real threads on a real database, SQLite and PostgreSQL."""
+"""Group commit (store/group_commit.py: WriteEngine.transaction and .together): jobs queued while one
+transaction runs share the next one (a runner's jobs, one call), and a job that fails rolls back alone. Real
+threads on a real database, SQLite and PostgreSQL."""
 
+import json
 import threading
 
 import pytest
@@ -119,4 +121,73 @@ def test_a_one_statement_job_cannot_hold_advisory_locks(writer):
     """Autocommit would release them at once: refused before anything is queued."""
     with pytest.raises(ValueError):
         writer.together(lambda conn, items: items, "x", locks=[1], one_statement=True)
-    assert writer.queued == 0 and writer.together(lambda conn, items: [f"ran {i}" for i in items], "y") == "ran y"
+    assert writer.queued == 0
+    assert writer.together(lambda conn, items: [f"ran {i}" for i in items], "y") == "ran y"
+
+
+def insert_all(conn, items):
+    """A runner: every item of the batch in one INSERT statement (atomic alone, so one_statement)."""
+    values = json.dumps(items)
+    conn.execute(INSERT_ALL[conn.dialect.name], {"ids": values})
+    return items
+
+
+INSERT_ALL = {"postgresql": text("INSERT INTO scratch (id) SELECT value::int "
+                                 "FROM json_array_elements_text(:ids)"),
+              "sqlite": text("INSERT INTO scratch (id) SELECT value FROM json_each(:ids)")}
+
+
+def run_together_behind_a_held_transaction(writer, items, runner=insert_all):
+    """run_behind_a_held_transaction for items of one runner: each caller queues writer.together(...)."""
+    calls = []
+
+    def counted(conn, batch):
+        calls.append(list(batch))
+        return runner(conn, batch)
+
+    results = [None] * len(items)
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(conn):
+        conn.execute(INSERT, {"id": 0})
+        inside.set()
+        assert release.wait(10)
+
+    def call(i):
+        try:
+            results[i] = writer.together(counted, items[i], one_statement=True)
+        except BaseException as exc:  # noqa: BLE001 - the test compares what each caller got
+            results[i] = exc
+
+    holder = threading.Thread(target=writer.transaction, args=(hold,))
+    holder.start()
+    assert inside.wait(10)
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(items))]
+    for queued, thread in enumerate(threads, start=1):
+        thread.start()
+        wait_for(lambda queued=queued: writer.queued == queued, timeout=10)
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join(10)
+    return results, calls
+
+
+def test_the_jobs_of_one_runner_in_a_batch_are_one_call(writer):
+    results, calls = run_together_behind_a_held_transaction(writer, [1, 2, 3])
+    assert results == [1, 2, 3] and calls == [[1, 2, 3]]
+    assert ids(writer) == [0, 1, 2, 3]
+
+
+def test_a_one_statement_batch_that_fails_reruns_each_job_alone(writer):
+    results, calls = run_together_behind_a_held_transaction(writer, [1, 2, 2, 3])
+    assert results[:2] == [1, 2] and isinstance(results[2], StoreUnavailable) and results[3] == 3
+    assert calls == [[1, 2, 2, 3], [1], [2], [2], [3]]
+    assert ids(writer) == [0, 1, 2, 3]
+
+
+def test_an_interrupted_runner_tells_every_caller_nothing_was_written(writer):
+    def interrupted(conn, batch):
+        raise Interrupted()
+    results, _ = run_together_behind_a_held_transaction(writer, [1, 2], runner=interrupted)
+    assert all(isinstance(result, (StoreUnavailable, Interrupted)) for result in results), results
+    assert ids(writer) == [0]
