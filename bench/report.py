@@ -115,10 +115,11 @@ def main_sections(fast, memory, slow, backlog):
              "service's write connection and its read pool under gevent); opened: new ones over all rounds "
              "(pool churn).", "",
              *matrix_table(fast), ""]
-    if store_table(fast):
+    stores = store_table(fast)
+    if stores:
         lines += ["PostgreSQL against SQLite, each round paired with the SQLite round beside it (the "
                   "PostgreSQL side counts its backends' CPU; targets: at most 1.3x the CPU, at least 0.8x "
-                  "the throughput):", "", *store_table(fast), ""]
+                  "the throughput):", "", *stores, ""]
     for scheme, runs in fast.items():
         lines += [f"## Fast upstream, {SCHEME_TITLES[scheme]}", "", *contest_table(runs), ""]
     return lines + [

@@ -130,10 +130,13 @@ class Accepts:
             for row in hot.rows(conn, sql.DEDUP_MANY, params):
                 found.setdefault(row.pop("q"), []).append(row)
             return {query: found.get(n, []) for n, query in enumerate(queries)}
-        return {query: hot.rows(conn, sql.DEDUP_NO_GROUP if query[2] is None else sql.DEDUP_GROUP,
-                                             {"target": query[0], "destination": query[1], "group": query[2],
-                                              "since": query[3], "mode": self.mode})
-                for query in queries}
+        one_by_one = {}
+        for target, destination, group, since in queries:
+            statement = sql.DEDUP_NO_GROUP if group is None else sql.DEDUP_GROUP
+            params = {"target": target, "destination": destination, "group": group, "since": since,
+                      "mode": self.mode}
+            one_by_one[target, destination, group, since] = hot.rows(conn, statement, params)
+        return one_by_one
 
     def _placed(self, asked, found, fresh):
         """Each delivery of a request placed: the dedup window's earlier row (one of `found`, or of `fresh`:

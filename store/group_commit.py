@@ -194,8 +194,7 @@ class GroupCommit:
 
     def _take_queue(self):
         """Every queued job (the transaction failed before it took them: each is told so)."""
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
+        batch = self._take()
         for job in batch:
             job.done = True
         return batch

@@ -3,7 +3,6 @@ store/ledger.py _record_many, store/group_commit.py WriteEngine.together): one l
 the accepts, one statement for all the records, and each caller told what it would have been told alone.
 Real threads queued, in a known order, behind a held transaction, on SQLite and PostgreSQL."""
 
-import threading
 from collections import Counter
 
 import pytest
@@ -15,40 +14,11 @@ from store import hot
 from store.models import DELIVERIES
 from store.rows import KeyState
 from tests.conftest import store_of
-from tests.procs import wait_for
+from tests.held import behind_a_held_transaction
 
 
 def plan(target, group="Main"):
     return Delivery("justclick", target, {"lead_email": target, "rass_name": group}, group)
-
-
-def behind_a_held_transaction(writer, calls):
-    """Run each of `calls` (no arguments) on its own thread while one write transaction is held open, each
-    queued before the next starts, and let go once all are: they meet in the next batch, in this order.
-    What each returned or raised, in order."""
-    inside, release, results = threading.Event(), threading.Event(), [None] * len(calls)
-
-    def hold(_conn):
-        inside.set()
-        assert release.wait(10)
-
-    def call(i):
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:  # noqa: BLE001 - the test compares what each caller got
-            results[i] = exc
-
-    holder = threading.Thread(target=writer.transaction, args=(hold,))
-    holder.start()
-    assert inside.wait(10)
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
-    for queued, thread in enumerate(threads, start=1):
-        thread.start()
-        wait_for(lambda queued=queued: writer.queued == queued, timeout=10)
-    release.set()
-    for thread in [holder, *threads]:
-        thread.join(10)
-    return results
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ transaction runs share the next one (a runner's jobs, one call), and a job that 
 threads on a real database, SQLite and PostgreSQL."""
 
 import json
-import threading
 
 import pytest
 from sqlalchemy import event, text
@@ -11,7 +10,7 @@ from sqlalchemy import event, text
 from errors import StoreUnavailable
 from store.db import make_engine
 from store.engine import WriteEngine
-from tests.procs import wait_for
+from tests.held import behind_a_held_transaction
 
 INSERT = text("INSERT INTO scratch (id) VALUES (:id)")
 
@@ -49,36 +48,14 @@ def fail_with(exc):
     return work
 
 
+def hold_with_row_0(conn):
+    conn.execute(INSERT, {"id": 0})
+
+
 def run_behind_a_held_transaction(writer, works):
-    """Hold one transaction open until every work in `works` is queued behind it, then let go.
-    Returns what each call returned or raised, in order."""
-    inside, release = threading.Event(), threading.Event()
-
-    def first(conn):
-        conn.execute(INSERT, {"id": 0})
-        inside.set()
-        assert release.wait(10)
-        return 0
-
-    results = [None] * len(works)
-
-    def call(i, work):
-        try:
-            results[i] = writer.transaction(work)
-        except BaseException as exc:  # noqa: BLE001 - the test compares what each caller got
-            results[i] = exc
-
-    holder = threading.Thread(target=writer.transaction, args=(first,))
-    holder.start()
-    assert inside.wait(10)
-    threads = [threading.Thread(target=call, args=(i, work)) for i, work in enumerate(works)]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: writer.queued == len(works), timeout=10)
-    release.set()
-    for thread in [holder, *threads]:
-        thread.join(10)
-    return results
+    """Each work in its own writer.transaction, queued behind a held one (which wrote row 0)."""
+    return behind_a_held_transaction(writer, [lambda work=work: writer.transaction(work) for work in works],
+                                     hold_with_row_0)
 
 
 def test_jobs_queued_meanwhile_share_one_commit(writer):
@@ -138,38 +115,16 @@ INSERT_ALL = {"postgresql": text("INSERT INTO scratch (id) SELECT value::int "
 
 
 def run_together_behind_a_held_transaction(writer, items, runner=insert_all):
-    """run_behind_a_held_transaction for items of one runner: each caller queues writer.together(...)."""
+    """Each item in its own writer.together(...) of one runner, queued behind a held transaction (which wrote
+    row 0); (what each caller got, the runner's calls)."""
     calls = []
 
     def counted(conn, batch):
         calls.append(list(batch))
         return runner(conn, batch)
 
-    results = [None] * len(items)
-    inside, release = threading.Event(), threading.Event()
-
-    def hold(conn):
-        conn.execute(INSERT, {"id": 0})
-        inside.set()
-        assert release.wait(10)
-
-    def call(i):
-        try:
-            results[i] = writer.together(counted, items[i], one_statement=True)
-        except BaseException as exc:  # noqa: BLE001 - the test compares what each caller got
-            results[i] = exc
-
-    holder = threading.Thread(target=writer.transaction, args=(hold,))
-    holder.start()
-    assert inside.wait(10)
-    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(items))]
-    for queued, thread in enumerate(threads, start=1):
-        thread.start()
-        wait_for(lambda queued=queued: writer.queued == queued, timeout=10)
-    release.set()
-    for thread in [holder, *threads]:
-        thread.join(10)
-    return results, calls
+    together = [lambda item=item: writer.together(counted, item, one_statement=True) for item in items]
+    return behind_a_held_transaction(writer, together, hold_with_row_0), calls
 
 
 def test_the_jobs_of_one_runner_in_a_batch_are_one_call(writer):

@@ -51,11 +51,14 @@ def written(store, how, ids):
     return [{k: v for k, v in row.items() if k != "id"} for row in found], stored
 
 
+def beside_core(store, how, count):
+    """(`count` rows written by Core, `count` written `how`), each as written() reads them back."""
+    return [written(store, by, [f"{by}{count}-{i}" for i in range(count)]) for by in ("core", how)]
+
+
 @pytest.mark.parametrize("count", [1, 3], ids=["one row", "executemany"])
 def test_a_row_written_on_the_driver_reads_back_as_one_written_by_core(store_app, count):
-    store = store_of(store_app)
-    by_core = written(store, "core", [f"c{count}-{i}" for i in range(count)])
-    by_driver = written(store, "driver", [f"d{count}-{i}" for i in range(count)])
+    by_core, by_driver = beside_core(store_of(store_app), "driver", count)
     assert by_driver == by_core and len(by_core[0]) == count
     assert by_core[0][0]["created_at"] == WHEN and by_core[0][0]["options"] == {"doi": False}
 
@@ -63,9 +66,7 @@ def test_a_row_written_on_the_driver_reads_back_as_one_written_by_core(store_app
 @pytest.mark.postgres
 @pytest.mark.parametrize("count", [1, 3], ids=["one row", "three"])
 def test_a_batch_written_as_a_recordset_reads_back_as_rows_written_by_core(pg_store_app, count):
-    store = store_of(pg_store_app)
-    by_core = written(store, "core", [f"rc{count}-{i}" for i in range(count)])
-    by_recordset = written(store, "recordset", [f"rr{count}-{i}" for i in range(count)])
+    by_core, by_recordset = beside_core(store_of(pg_store_app), "recordset", count)
     assert by_recordset == by_core and len(by_core[0]) == count
 
 
